@@ -1,0 +1,279 @@
+"""Workspace and settings.
+
+A workspace is a folder with an optional ``sandbox.toml``, ``corpora/<dataset>/``,
+``prompts/`` and state in ``.sandbox/``. Settings come from built-in defaults,
+then ``sandbox.toml``, then ``SANDBOX_*`` environment variables (highest), e.g.
+``SANDBOX_INDEX__CHROMA_URL=http://127.0.0.1:8000`` or
+``SANDBOX_ENDPOINTS__OPENAI__MODEL=gpt-4o-mini`` (``__`` separates levels).
+API keys are never read from files: an endpoint names the variable that holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sandbox import PIPELINES
+from sandbox.errors import ConfigError, DatasetNotFound
+
+CONFIG_FILE = "sandbox.toml"
+STATE_DIR = ".sandbox"
+LOCAL = "local"
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class EndpointConfig(_Section):
+    base_url: str = Field(LOCAL, description='"local" = the built-in server, else an OpenAI-compatible URL')
+    model: str = DEFAULT_MODEL
+    api_key_env: str = Field("", description="name of the env var holding the key; the key never goes in a file")
+    timeout_s: float = 60.0
+    max_retries: int = 2
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+    price_train_per_mtok: float = 0.0
+
+    @property
+    def is_local(self) -> bool:
+        return self.base_url == LOCAL
+
+    def api_key(self) -> str:
+        """The key from the environment; local and keyless endpoints get a placeholder."""
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env, "")
+            if not key:
+                raise ConfigError(
+                    f"Environment variable {self.api_key_env} is not set.",
+                    f"export {self.api_key_env}=... (keys are read from the environment only).",
+                )
+            return key
+        return "sk-no-key-needed"
+
+
+class PipelineConfig(_Section):
+    endpoint: str = LOCAL
+    model: str = Field("", description="overrides the endpoint's model (fine-tuned: written by `sandbox finetune`)")
+    k: int = Field(4, description="few-shot examples or RAG contexts per prompt")
+    max_tokens: int = 256
+    temperature: float = 0.0
+
+
+class IndexConfig(_Section):
+    chroma_url: str = Field("", description='empty: embedded Chroma in .sandbox/chroma; "http://host:8000": a server')
+    embedding_model: str = Field("", description="sentence-transformers path or name; empty: bundled all-MiniLM-L6-v2")
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    max_file_mb: float = 20.0
+    batch_size: int = 64
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8700
+    threads: int = 0  # 0: let torch decide
+
+
+class EvalConfig(_Section):
+    concurrency: int = 4
+    judge_endpoint: str = Field("", description="endpoint name for LLM-as-judge; empty: no judge")
+
+
+class AdvisorConfig(_Section):
+    monthly_calls: int = Field(100_000, description="expected calls per month, for the cost break-even")
+
+
+def _default_pipelines() -> dict[str, PipelineConfig]:
+    return {name: PipelineConfig() for name in PIPELINES}
+
+
+class Settings(_Section):
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=lambda: {LOCAL: EndpointConfig()})
+    pipelines: dict[str, PipelineConfig] = Field(default_factory=_default_pipelines)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    advisor: AdvisorConfig = Field(default_factory=AdvisorConfig)
+
+    def endpoint_for(self, pipeline: str) -> EndpointConfig:
+        name = self.pipelines[pipeline].endpoint
+        if name not in self.endpoints:
+            raise ConfigError(
+                f"Pipeline {pipeline!r} uses endpoint {name!r}, which is not defined.",
+                f"Add an [endpoints.{name}] section to {CONFIG_FILE} or set [pipelines.{pipeline}] endpoint.",
+            )
+        return self.endpoints[name]
+
+    def model_for(self, pipeline: str) -> str:
+        return self.pipelines[pipeline].model or self.endpoint_for(pipeline).model
+
+
+class Workspace:
+    """Paths of one workspace plus its settings, built once and passed down."""
+
+    def __init__(self, root: Path, settings: Settings):
+        self.root = root.resolve()
+        self.settings = settings
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def state_dir(self) -> Path:
+        path = self.root / STATE_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "sandbox.db"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.state_dir / "chroma"
+
+    @property
+    def corpora_dir(self) -> Path:
+        return self.root / "corpora"
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.root / "prompts"
+
+    def datasets(self) -> list[str]:
+        if not self.corpora_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.corpora_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def dataset_dir(self, name: str | None = None) -> Path:
+        """The folder of a dataset; with no name, the only (or first) one."""
+        names = self.datasets()
+        if name is None:
+            if not names:
+                raise DatasetNotFound(
+                    f"No datasets in {self.corpora_dir}.", "Create one with `sandbox init DIR --docs PATH`."
+                )
+            name = names[0]
+        path = self.corpora_dir / name
+        if not path.is_dir():
+            raise DatasetNotFound(
+                f"Dataset {name!r} not found in {self.corpora_dir}.",
+                f"Available: {', '.join(names) or 'none'}. Pass one of those names, or create corpora/{name}/.",
+            )
+        return path
+
+
+def cache_dir() -> Path:
+    """Machine-wide cache (converted model weights, adapters), shared by workspaces."""
+    path = Path(os.environ.get("SANDBOX_CACHE_DIR") or Path.home() / ".cache" / "sandbox")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def find_workspace(explicit: str | Path | None = None) -> Path:
+    """--workspace, else $SANDBOX_WORKSPACE, else the nearest parent with sandbox.toml or corpora/."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("SANDBOX_WORKSPACE"):
+        return Path(env)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file() or (folder / "corpora").is_dir():
+            return folder
+    return here
+
+
+def load_workspace(explicit: str | Path | None = None, env: dict[str, str] | None = None) -> Workspace:
+    root = find_workspace(explicit)
+    if not root.is_dir():
+        raise ConfigError(f"Workspace {root} does not exist.", f"Create it with `sandbox init {root}`.")
+    path = root / CONFIG_FILE
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    data = _parse_toml(path, text)
+    _merge(data, _env_overrides(os.environ if env is None else env))
+    return Workspace(root, _validate(path, text, data))
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: invalid TOML: {exc}", "Fix the syntax at that line (strings need quotes, tables [like.this])."
+        ) from exc
+
+
+def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith("SANDBOX_") or "__" not in key:
+            continue
+        parts = [p.lower() for p in key.removeprefix("SANDBOX_").split("__")]
+        if parts[0] == "pipelines" and len(parts) > 1:
+            parts[1] = parts[1].replace("_", "-")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _validate(path: Path, text: str, data: dict[str, Any]) -> Settings:
+    for name in data.get("pipelines", {}) or {}:
+        if name not in PIPELINES:
+            line = _line_of(text, name)
+            raise ConfigError(
+                f"{path}{line}: unknown pipeline [pipelines.{name}].", f"Pipelines are: {', '.join(PIPELINES)}."
+            )
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        line = _line_of(text, str(err["loc"][-1]))
+        if err["type"] == "extra_forbidden":
+            section = ".".join(str(p) for p in err["loc"][:-1]) or "top level"
+            allowed = _allowed_keys(err["loc"][:-1])
+            raise ConfigError(
+                f"{path}{line}: unknown key {key!r} in [{section}].",
+                f"Remove it or use one of: {', '.join(allowed)}." if allowed else "Remove it.",
+            ) from exc
+        raise ConfigError(f"{path}{line}: {key}: {err['msg']} (got {err.get('input')!r}).", "Fix the value.") from exc
+    for name, pipeline in settings.pipelines.items():
+        settings.endpoint_for(name)  # undefined endpoint names fail now, not mid-demo
+    return settings
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model: type[BaseModel] = Settings
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue  # a dict key such as an endpoint name
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = args[-1] if args else annotation
+    return sorted(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def _line_of(text: str, key: str) -> str:
+    """', line N' of the first line defining ``key`` (as a key or a table name), or ''."""
+    pattern = re.compile(rf"^\s*(\[[^\]]*\b{re.escape(key)}\b[^\]]*\]|\"?{re.escape(key)}\"?\s*=)", re.M)
+    match = pattern.search(text)
+    return f", line {text.count(chr(10), 0, match.start()) + 1}" if match else ""

@@ -1,0 +1,114 @@
+"""Records that cross a boundary (store, export, JSON output), one pydantic model each.
+
+Field names follow ragas' ``SingleTurnSample`` (``user_input``, ``retrieved_contexts``,
+``response``, ``reference``) so stored runs can be scored by ragas without conversion.
+Every stored record carries ``schema_version``; ``upgrade`` steps old ones forward.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Context(BaseModel):
+    """One retrieved chunk as shown to the model and to the user."""
+
+    source: str = Field(description="document path relative to the dataset's docs/")
+    text: str
+    score: float = 0.0
+    chunk_id: str = ""
+
+
+class RunRecord(BaseModel):
+    """One question answered by one pipeline."""
+
+    schema_version: int = 1
+    id: str = Field(default_factory=new_id)
+    comparison_id: str = Field("", description="groups the runs of one side-by-side compare")
+    origin: Literal["ask", "app", "eval", "api"] = "ask"
+    dataset: str = ""
+    question_id: str = ""
+    pipeline: str
+    endpoint: str = ""
+    model: str = ""
+    user_input: str
+    response: str = ""
+    reference: str | None = None
+    contexts: list[Context] = Field(default_factory=list)
+    prompt_messages: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+    latency_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+    @computed_field  # ragas reads plain strings
+    @property
+    def retrieved_contexts(self) -> list[str]:
+        return [c.text for c in self.contexts]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_result(self) -> dict[str, Any]:
+        """The ``ask --json`` result shape from DESIGN.md."""
+        return {
+            "pipeline": self.pipeline,
+            "model": self.model,
+            "answer": self.response,
+            "error": self.error,
+            "latency_s": round(self.latency_s, 3),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "contexts": [{"source": c.source, "text": c.text, "score": c.score} for c in self.contexts],
+        }
+
+
+Verdict = Literal["best", "tie", "all-bad"]
+
+
+class Judgment(BaseModel):
+    """A human's (or an LLM judge's) verdict on one side-by-side comparison.
+
+    No IP address or other client identifier is ever recorded: only the name the judge typed.
+    """
+
+    schema_version: int = 1
+    id: str = Field(default_factory=new_id)
+    comparison_id: str
+    dataset: str = ""
+    question_id: str = ""
+    user_input: str = ""
+    run_ids: dict[str, str] = Field(description="pipeline -> run id")
+    shown_order: list[str] = Field(description="pipelines in the order shown (A, B, C)")
+    blind: bool = True
+    verdict: Verdict = "best"
+    best: str | None = Field(None, description="winning pipeline when verdict is 'best'")
+    ranks: dict[str, int] = Field(default_factory=dict, description="pipeline -> rank, 1 = best")
+    ratings: dict[str, int] = Field(default_factory=dict, description="pipeline -> 1..5")
+    tags: dict[str, list[str]] = Field(default_factory=dict)
+    comment: str = ""
+    judge: str = ""
+    judge_kind: Literal["human", "llm"] = "human"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def upgrade(kind: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    """Read a stored record of any schema version (only v1 exists so far)."""
+    return kind.model_validate(data)

@@ -1,0 +1,135 @@
+"""SQLite store: runs, judgments, evaluations.
+
+The schema grows through an append-only list of named migrations recorded in
+``_migrations`` (after simonw/llm). Never edit a migration that has shipped; add one.
+Records are kept whole as JSON next to the columns analysis filters on.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sandbox.records import Judgment, RunRecord, upgrade
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY, comparison_id TEXT, origin TEXT, dataset TEXT, question_id TEXT,
+            pipeline TEXT NOT NULL, model TEXT, error TEXT, latency_s REAL, prompt_tokens INTEGER,
+            completion_tokens INTEGER, cost_usd REAL, started_at TEXT, record TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX runs_comparison ON runs(comparison_id)")
+    db.execute("CREATE INDEX runs_dataset ON runs(dataset, question_id, pipeline)")
+
+
+@migration
+def m002_judgments(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE judgments (
+            id TEXT PRIMARY KEY, comparison_id TEXT NOT NULL, dataset TEXT, question_id TEXT,
+            judge TEXT, verdict TEXT, best TEXT, created_at TEXT, record TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX judgments_dataset ON judgments(dataset)")
+
+
+@migration
+def m003_evals(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE evals (
+            id TEXT PRIMARY KEY, dataset TEXT NOT NULL, created_at TEXT, status TEXT, config TEXT)"""
+    )
+    db.execute(
+        """CREATE TABLE eval_scores (
+            eval_id TEXT NOT NULL REFERENCES evals(id), question_id TEXT NOT NULL, pipeline TEXT NOT NULL,
+            run_id TEXT REFERENCES runs(id), metrics TEXT NOT NULL,
+            PRIMARY KEY (eval_id, question_id, pipeline))"""
+    )
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in order; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with db:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+        applied.append(name)
+    return applied
+
+
+class Store:
+    """One SQLite file in WAL mode; safe to open from several threads (one connection each)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            migrate(db)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            yield db
+        finally:
+            db.close()
+
+    # runs ---------------------------------------------------------------
+    def add_runs(self, runs: Iterable[RunRecord]) -> None:
+        rows = [
+            (r.id, r.comparison_id, r.origin, r.dataset, r.question_id, r.pipeline, r.model, r.error,
+             r.latency_s, r.prompt_tokens, r.completion_tokens, r.cost_usd, r.started_at.isoformat(),
+             r.model_dump_json())
+            for r in runs
+        ]
+        with self.connect() as db, db:
+            db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def add_run(self, run: RunRecord) -> None:
+        self.add_runs([run])
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        runs = self.runs("id = ?", (run_id,))
+        return runs[0] if runs else None
+
+    def runs(self, where: str = "1", params: tuple[Any, ...] = ()) -> list[RunRecord]:
+        with self.connect() as db:
+            rows = db.execute(f"SELECT record FROM runs WHERE {where} ORDER BY started_at", params).fetchall()
+        return [upgrade(RunRecord, json.loads(row[0])) for row in rows]
+
+    # judgments ------------------------------------------------------------
+    def add_judgment(self, judgment: Judgment) -> None:
+        j = judgment
+        with self.connect() as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO judgments VALUES (?,?,?,?,?,?,?,?,?)",
+                (j.id, j.comparison_id, j.dataset, j.question_id, j.judge, j.verdict, j.best,
+                 j.created_at.isoformat(), j.model_dump_json()),
+            )
+
+    def judgments(self, dataset: str | None = None) -> list[Judgment]:
+        where, params = ("dataset = ?", (dataset,)) if dataset else ("1", ())
+        with self.connect() as db:
+            rows = db.execute(f"SELECT record FROM judgments WHERE {where} ORDER BY created_at", params).fetchall()
+        return [upgrade(Judgment, json.loads(row[0])) for row in rows]
