@@ -53,6 +53,19 @@ def console():
     return Console(stderr=False, highlight=False)
 
 
+def _register_commands() -> None:
+    import importlib
+    import pkgutil
+
+    from sandbox import commands
+
+    for module in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"sandbox.commands.{module.name}")
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         app()

@@ -94,6 +94,10 @@ def _default_pipelines() -> dict[str, PipelineConfig]:
     return {name: PipelineConfig() for name in PIPELINES}
 
 
+class DatasetConfig(_Section):
+    fine_tuned_model: str = Field("", description="written by `sandbox finetune DATASET`; used by the fine-tuned pipeline")
+
+
 class Settings(_Section):
     endpoints: dict[str, EndpointConfig] = Field(default_factory=lambda: {LOCAL: EndpointConfig()})
     pipelines: dict[str, PipelineConfig] = Field(default_factory=_default_pipelines)
@@ -101,6 +105,7 @@ class Settings(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     advisor: AdvisorConfig = Field(default_factory=AdvisorConfig)
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
 
     def endpoint_for(self, pipeline: str) -> EndpointConfig:
         name = self.pipelines[pipeline].endpoint
@@ -111,7 +116,11 @@ class Settings(_Section):
             )
         return self.endpoints[name]
 
-    def model_for(self, pipeline: str) -> str:
+    def model_for(self, pipeline: str, dataset: str = "") -> str:
+        """The model a pipeline calls; for fine-tuned, the dataset's own fine-tune wins."""
+        if pipeline == "fine-tuned":
+            tuned = self.datasets.get(dataset, DatasetConfig()).fine_tuned_model
+            return tuned or self.pipelines[pipeline].model
         return self.pipelines[pipeline].model or self.endpoint_for(pipeline).model
 
 
@@ -169,6 +178,22 @@ class Workspace:
                 f"Available: {', '.join(names) or 'none'}. Pass one of those names, or create corpora/{name}/.",
             )
         return path
+
+
+def set_value(workspace: Workspace, dotted_key: list[str], value: Any) -> None:
+    """Write one setting into sandbox.toml, keeping the user's comments and layout."""
+    import tomlkit
+
+    path = workspace.config_path
+    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.is_file() else tomlkit.document()
+    node = doc
+    for part in dotted_key[:-1]:
+        if part not in node:
+            node[part] = tomlkit.table(is_super_table=True) if part in ("datasets", "pipelines", "endpoints") else tomlkit.table()
+        node = node[part]
+    node[dotted_key[-1]] = value
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    workspace.settings = load_workspace(workspace.root).settings
 
 
 def cache_dir() -> Path:
