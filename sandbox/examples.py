@@ -1,0 +1,252 @@
+"""Dataset files: input→output examples and held-out questions.
+
+``examples.jsonl`` lines are OpenAI chat records ``{"messages": [...]}``; ``{"input", "output"}``
+lines and CSV files with ``input,output`` columns are accepted too. ``questions.jsonl`` lines are
+``{"id", "question", "reference"?, "tags"?, "source"?}``.
+
+``validate_examples`` / ``validate_questions`` return *every* problem with its line number (the
+UI lists them all at once); ``load_examples`` / ``load_questions`` raise the first as a ``DataError``.
+Problem codes follow OpenAI's chat fine-tuning data checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sandbox.errors import DataError
+
+ROLES = ("system", "user", "assistant")
+MESSAGE_KEYS = {"role", "content", "name", "weight"}
+CHAT_HINT = 'Each line must be {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]} or {"input": "...", "output": "..."}.'
+QUESTION_HINT = 'Each line must be {"id": "...", "question": "...", "reference": "..." (optional), "tags": [...] (optional), "source": "..." (optional)}.'
+
+
+class Example(BaseModel):
+    """One input→output pair as a chat; ``input``/``output`` are the last user/assistant turns."""
+
+    messages: list[dict[str, Any]]
+    input: str
+    output: str
+    system: str = ""
+    line: int = Field(0, description="1-based line (CSV: row) in the source file")
+
+
+class Question(BaseModel):
+    """A held-out question, optionally with a reference answer and the document that answers it."""
+
+    id: str
+    question: str
+    reference: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    source: str | None = None
+    line: int = 0
+
+
+class Problem(BaseModel):
+    """One thing wrong with a data file."""
+
+    line: int | None
+    code: str
+    message: str
+
+    def error(self, path: str | Path, hint: str) -> DataError:
+        return DataError(path, self.message, hint, line=self.line)
+
+
+# -- reading -----------------------------------------------------------------------------------
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise DataError(path, "file not found.", "Check the path; dataset files live in corpora/DATASET/.")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start}).", "Save the file as UTF-8.") from exc
+
+
+def _json_lines(path: Path, problems: list[Problem]) -> list[tuple[int, Any]]:
+    """(line number, parsed value) for every non-blank line; bad JSON becomes a problem."""
+    rows = []
+    for number, text in enumerate(_read_text(path).splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            rows.append((number, json.loads(text)))
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(line=number, code="invalid_json", message=f"invalid JSON: {exc.msg} (column {exc.colno})."))
+    return rows
+
+
+def _csv_rows(path: Path, problems: list[Problem]) -> list[tuple[int, Any]]:
+    reader = csv.DictReader(io.StringIO(_read_text(path)))
+    columns = {c.strip().lower(): c for c in reader.fieldnames or []}
+    if reader.fieldnames and not {"input", "output"} <= columns.keys():
+        problems.append(Problem(line=1, code="missing_columns",
+                                message=f"CSV header has {list(reader.fieldnames)}; needs 'input' and 'output' columns."))
+        return []
+    rows = []
+    for row in reader:
+        values = {"input": row.get(columns["input"]) or "", "output": row.get(columns["output"]) or ""}
+        if any(v.strip() for v in values.values()):
+            rows.append((reader.line_num, values))
+    return rows
+
+
+# -- examples ----------------------------------------------------------------------------------
+def _check_messages(messages: Any) -> tuple[str, str] | None:
+    """(code, message) for the first problem in a chat record's message list, or None."""
+    if not isinstance(messages, list) or not messages:
+        return "missing_messages_list", "'messages' must be a non-empty list."
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return "data_type", f"messages[{i}] must be an object with 'role' and 'content'."
+        if "role" not in message or "content" not in message:
+            return "message_missing_key", f"messages[{i}] needs both 'role' and 'content'."
+        if extra := set(message) - MESSAGE_KEYS:
+            return "message_unrecognized_key", f"messages[{i}] has unrecognized key(s) {sorted(extra)}."
+        if message["role"] not in ROLES:
+            return "unrecognized_role", f"messages[{i}] has role {message['role']!r}; use one of {', '.join(ROLES)}."
+        if not isinstance(message["content"], str) or not message["content"].strip():
+            return "missing_content", f"messages[{i}] ({message['role']}) has empty or non-text content."
+    if not any(m["role"] == "user" for m in messages):
+        return "example_missing_user_message", "no user message."
+    if not any(m["role"] == "assistant" for m in messages):
+        return "example_missing_assistant_message", "no assistant message (the output to learn)."
+    return None
+
+
+def _to_messages(value: Any) -> tuple[list[dict[str, Any]] | None, tuple[str, str] | None]:
+    if not isinstance(value, dict):
+        return None, ("data_type", f"each line must be a JSON object, got {type(value).__name__}.")
+    if "messages" in value:
+        problem = _check_messages(value["messages"])
+        return (None, problem) if problem else (value["messages"], None)
+    if "input" in value or "output" in value:
+        pair = {k: value.get(k) for k in ("input", "output")}
+        for key, text in pair.items():
+            if not isinstance(text, str) or not text.strip():
+                return None, ("missing_content", f"'{key}' must be a non-empty string.")
+        messages = [{"role": "user", "content": pair["input"]}, {"role": "assistant", "content": pair["output"]}]
+        if isinstance(value.get("system"), str) and value["system"].strip():
+            messages.insert(0, {"role": "system", "content": value["system"]})
+        return messages, None
+    return None, ("missing_messages_list", f"no 'messages' list (keys: {sorted(value)}).")
+
+
+def _last(messages: list[dict[str, Any]], role: str) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == role), "")
+
+
+def _parse_examples(path: Path) -> tuple[list[Example], list[Problem]]:
+    problems: list[Problem] = []
+    rows = _csv_rows(path, problems) if path.suffix.lower() == ".csv" else _json_lines(path, problems)
+    examples, seen = [], {}
+    for number, value in rows:
+        messages, problem = _to_messages(value)
+        if problem:
+            problems.append(Problem(line=number, code=problem[0], message=problem[1]))
+            continue
+        key = json.dumps(messages, sort_keys=True)
+        if key in seen:
+            problems.append(Problem(line=number, code="duplicate", message=f"duplicate of line {seen[key]}."))
+            continue
+        seen[key] = number
+        examples.append(Example(messages=messages, input=_last(messages, "user"), output=_last(messages, "assistant"),
+                                system=_last(messages, "system"), line=number))
+    if not examples and not problems:
+        problems.append(Problem(line=None, code="empty_file", message="no examples in the file."))
+    return examples, problems
+
+
+def validate_examples(path: str | Path) -> list[Problem]:
+    """Every problem in an examples file (empty list: the file is fine)."""
+    try:
+        return _parse_examples(Path(path))[1]
+    except DataError as exc:
+        return [Problem(line=exc.line, code="unreadable", message=exc.message)]
+
+
+def load_examples(path: str | Path) -> list[Example]:
+    """Examples from chat JSONL, input/output JSONL or CSV; the first problem raises ``DataError``."""
+    path = Path(path)
+    examples, problems = _parse_examples(path)
+    if problems:
+        raise problems[0].error(path, CHAT_HINT + _more(problems))
+    return examples
+
+
+def shared_system(examples: list[Example]) -> str:
+    """The system message every example shares (the dataset's own instruction), else ''."""
+    systems = {e.system for e in examples}
+    return systems.pop() if len(systems) == 1 else ""
+
+
+# -- questions ---------------------------------------------------------------------------------
+def _check_question(value: Any) -> tuple[str, str] | None:
+    if not isinstance(value, dict):
+        return "data_type", f"each line must be a JSON object, got {type(value).__name__}."
+    for key in ("id", "question"):
+        if key not in value:
+            return "missing_key", f"missing '{key}'."
+    if not isinstance(value["id"], (str, int)) or isinstance(value["id"], bool) or not str(value["id"]).strip():
+        return "data_type", "'id' must be a non-empty string."
+    if not isinstance(value["question"], str) or not value["question"].strip():
+        return "missing_content", "'question' must be a non-empty string."
+    for key in ("reference", "source"):
+        if value.get(key) is not None and not isinstance(value[key], str):
+            return "data_type", f"'{key}' must be a string."
+    tags = value.get("tags")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        return "data_type", "'tags' must be a list of strings."
+    return None
+
+
+def _parse_questions(path: Path) -> tuple[list[Question], list[Problem]]:
+    problems: list[Problem] = []
+    questions, seen = [], {}
+    for number, value in _json_lines(path, problems):
+        if problem := _check_question(value):
+            problems.append(Problem(line=number, code=problem[0], message=problem[1]))
+            continue
+        qid = str(value["id"]).strip()
+        if qid in seen:
+            problems.append(Problem(line=number, code="duplicate", message=f"duplicate id {qid!r} (first on line {seen[qid]})."))
+            continue
+        seen[qid] = number
+        questions.append(Question(id=qid, question=value["question"], reference=value.get("reference"),
+                                  tags=value.get("tags") or [], source=value.get("source"), line=number))
+    if not questions and not problems:
+        problems.append(Problem(line=None, code="empty_file", message="no questions in the file."))
+    return questions, problems
+
+
+def validate_questions(path: str | Path) -> list[Problem]:
+    try:
+        return _parse_questions(Path(path))[1]
+    except DataError as exc:
+        return [Problem(line=exc.line, code="unreadable", message=exc.message)]
+
+
+def load_questions(path: str | Path) -> list[Question]:
+    path = Path(path)
+    questions, problems = _parse_questions(path)
+    if problems:
+        raise problems[0].error(path, QUESTION_HINT + _more(problems))
+    return questions
+
+
+def _more(problems: list[Problem]) -> str:
+    return f" ({len(problems) - 1} more problem(s) in this file.)" if len(problems) > 1 else ""
+
+
+def dataset_examples(dataset_dir: Path) -> Path | None:
+    """The examples file of a dataset folder (JSONL preferred over CSV), or None."""
+    for name in ("examples.jsonl", "examples.csv"):
+        if (dataset_dir / name).is_file():
+            return dataset_dir / name
+    return None
