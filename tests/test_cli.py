@@ -1,0 +1,32 @@
+"""The CLI's own contract: instant --help (no heavy imports), friendly domain errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("torch", "transformers", "sentence_transformers", "chromadb", "gradio", "pandas", "openai", "peft")
+
+
+def run(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_help_imports_nothing_heavy():
+    code = "import sys, sandbox.cli; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"`sandbox --help` would import {out}; move those imports into the functions that need them"
+
+
+def test_help_lists_the_documented_commands():
+    out = run("--help").stdout
+    for command in ("app", "serve", "index", "search", "ask", "check-data", "finetune", "eval", "advise", "judgments", "init"):
+        assert command in out, command
+
+
+def test_config_error_is_one_clear_message(tmp_path):
+    (tmp_path / "sandbox.toml").write_text("[index]\nchunk_tokns = 3\n")
+    result = run("--workspace", str(tmp_path), "search", "x")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "chunk_tokns" in result.stderr and "line 2" in result.stderr
