@@ -1,0 +1,52 @@
+"""The Gradio app: a factory (``build_app``) separate from ``launch()``; one module per tab.
+
+Tab contract: a module exposes ``build(ctx: AppContext) -> None``; it is called inside
+``gr.Tabs()`` and creates its own ``gr.Tab``. Optional tabs written by other areas
+(fine-tuning, evaluation, advisor) are included when their modules exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from sandbox.app.context import AppContext
+from sandbox.config import Workspace
+
+CORE_TABS = ("compare_tab", "judgments_tab", "data_tab")
+OPTIONAL_TABS = ("finetune_tab", "evaluate_tab", "advisor_tab")
+JUDGE_STORAGE_KEY = "sandbox-judge-name"
+
+
+def tab_modules() -> list[str]:
+    """Tabs in display order; a tab whose module does not exist (yet) is simply left out."""
+    names = (*CORE_TABS, *OPTIONAL_TABS)
+    return [name for name in names if importlib.util.find_spec(f"sandbox.app.{name}") is not None]
+
+
+def build_app(workspace: Workspace, ctx: AppContext | None = None, **overrides: Any):
+    """Build the Blocks for a workspace; ``ctx`` (or ``overrides``) injects services for tests."""
+    import gradio as gr
+
+    ctx = ctx or AppContext.for_workspace(workspace, **overrides)
+    with gr.Blocks(title="sandbox: prompting vs RAG vs fine-tuning") as demo:
+        with gr.Row():
+            gr.Markdown("## sandbox: few-shot vs RAG vs fine-tuned, side by side")
+        with gr.Row():
+            ctx.dataset = gr.Dropdown(
+                choices=ctx.datasets(), value=ctx.default_dataset(), label="Dataset", elem_id="dataset", scale=2
+            )
+            ctx.judge_name = gr.Textbox(
+                label="Your name (for judging)", placeholder="asked once, remembered in this browser",
+                elem_id="judge-name", scale=2, max_length=80,
+            )
+        remembered = gr.BrowserState("", storage_key=JUDGE_STORAGE_KEY)
+        with gr.Tabs():
+            for name in tab_modules():
+                importlib.import_module(f"sandbox.app.{name}").build(ctx)
+        # The judge's name is asked once per browser: restore it on load, remember it on change.
+        demo.load(lambda saved: saved or "", remembered, ctx.judge_name, api_visibility="private")
+        ctx.judge_name.change(lambda name: (name or "").strip(), ctx.judge_name, remembered, api_visibility="private")
+    demo.ctx = ctx  # tests and the CLI reach the handlers' dependencies through the app
+    return demo

@@ -1,0 +1,258 @@
+"""Compare tab: one question, three pipelines streaming side by side, then a (blind) vote.
+
+Handlers are plain functions over ``AppContext`` and a ``Comparison`` (see ``judging.py``);
+``build`` only wires them to components. Answers, sources and errors go into Textboxes,
+which render text, never HTML: model output and document text cannot run script here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import PIPELINES
+from sandbox.app.context import AppContext
+from sandbox.app.judging import LABELS, TAGS, Comparison, VoteRefused, cast_vote, new_comparison, run_comparison
+from sandbox.errors import SandboxError
+
+N = len(PIPELINES)
+VERDICT_CHOICES = [*LABELS[:N], "Tie", "All bad"]
+HIDDEN_SOURCES = "Sources are shown after your vote (they would tell which answer is RAG)."
+
+
+# --- plain views (tested directly) ---------------------------------------------------------
+def column_view(c: Comparison, index: int) -> dict[str, str]:
+    """What column ``index`` shows: header, answer text, figures, sources."""
+    pipeline = c.order[index]
+    label = LABELS[index]
+    record = c.records.get(pipeline)
+    header = f"### {label} · {pipeline}" if c.revealed else f"### {label}"
+    if record is None:
+        answer = c.texts.get(pipeline, "")
+        meta = "answering…" if answer else "waiting…"
+    elif record.error:
+        answer = f"Error: {record.error}"
+        meta = f"failed after {record.latency_s:.2f} s"
+    else:
+        answer = record.response
+        meta = _meta(record, c.revealed)
+    return {"header": header, "answer": answer, "meta": meta, "sources": _sources(c, record)}
+
+
+def _meta(record, revealed: bool) -> str:
+    parts = [f"{record.latency_s:.2f} s", f"{record.completion_tokens} tokens out", f"${record.cost_usd:.5f}"]
+    if revealed:  # prompt size and model name would give the pipeline away in blind mode
+        parts[1:1] = [f"{record.prompt_tokens} tokens in"]
+        parts.append(record.model)
+    return " · ".join(p for p in parts if p)
+
+
+def _sources(c: Comparison, record) -> str:
+    if not c.revealed:
+        return HIDDEN_SOURCES
+    if record is None or not record.contexts:
+        return "(no retrieved sources)"
+    return "\n\n".join(
+        f"[{i}] {ctx.source}  (score {ctx.score:.3f})\n{ctx.text}" for i, ctx in enumerate(record.contexts, 1)
+    )
+
+
+def status_view(c: Comparison | None) -> str:
+    if c is None:
+        return ""
+    if c.failure:
+        return f"Could not run the comparison: {c.failure}"
+    if not c.done:
+        return f"Answering… ({len(c.records)}/{len(c.order)} done)"
+    if c.judged:
+        names = ", ".join(f"{LABELS[i]} = {p}" for i, p in enumerate(c.order))
+        return f"Vote recorded. Revealed: {names}."
+    return "All answers are in. Vote below." + (" (Blind: pipeline names are revealed after the vote.)" if c.blind else "")
+
+
+def load_questions(ctx: AppContext, dataset: str | None) -> tuple[list[Any], str]:
+    """The dataset's questions.jsonl (or [] and a message saying what is wrong with it)."""
+    if not dataset:
+        return [], ""
+    path = ctx.workspace.corpora_dir / dataset / "questions.jsonl"
+    if not path.is_file():
+        return [], ""
+    from sandbox.examples import load_questions as load
+
+    try:
+        return load(path), ""
+    except SandboxError as exc:
+        return [], str(exc)
+
+
+def question_choices(questions) -> list[tuple[str, str]]:
+    return [(f"{q.id}: {q.question[:90]}", q.id) for q in questions]
+
+
+def pick_question(ctx: AppContext, dataset: str | None, question_id: str | None) -> tuple[str, str]:
+    """The question text and its reference ('' when none) for a picked id."""
+    questions, _ = load_questions(ctx, dataset)
+    for q in questions:
+        if q.id == question_id:
+            return q.question, q.reference or ""
+    return "", ""
+
+
+def resolve_question(ctx: AppContext, dataset: str | None, question: str, question_id: str | None):
+    """A picked question keeps its id and reference only while its text is unchanged."""
+    text, reference = pick_question(ctx, dataset, question_id) if question_id else ("", "")
+    if question_id and text and text.strip() == (question or "").strip():
+        return question_id, reference or None
+    return "", None
+
+
+# --- API (gradio_client): the same handlers, JSON in and out ---------------------------------
+def answers_json(c: Comparison) -> dict[str, Any]:
+    answers = []
+    for i, pipeline in enumerate(c.order):
+        record = c.records.get(pipeline)
+        item = {"label": LABELS[i], "answer": record.response if record else c.texts.get(pipeline, ""),
+                "error": record.error if record else None}
+        if record:
+            item.update(latency_s=round(record.latency_s, 3), prompt_tokens=record.prompt_tokens,
+                        completion_tokens=record.completion_tokens, cost_usd=record.cost_usd)
+        if c.revealed:
+            item["pipeline"] = pipeline
+            item["contexts"] = [x.model_dump() for x in (record.contexts if record else [])]
+        answers.append(item)
+    return {"comparison_id": c.comparison_id, "dataset": c.dataset, "question": c.question,
+            "question_id": c.question_id, "blind": c.blind, "answers": answers}
+
+
+def make_api(ctx: AppContext):
+    import gradio as gr
+
+    async def ask(question: str, dataset: str = "", blind: bool = True, question_id: str = "") -> dict:
+        """Answer a question with every pipeline. Blind: answers are labelled A/B/C, pipelines hidden until judged."""
+        dataset = dataset or ctx.default_dataset() or ""
+        if question_id and not question:
+            question, _ = pick_question(ctx, dataset, question_id)
+        qid, reference = resolve_question(ctx, dataset, question, question_id)
+        try:
+            c = new_comparison(ctx, dataset, question, blind=blind, question_id=qid, reference=reference)
+        except SandboxError as exc:
+            raise gr.Error(str(exc)) from exc
+        async for _ in run_comparison(ctx, c):
+            pass
+        ctx.comparisons[c.comparison_id] = c
+        return answers_json(c)
+
+    def judge(comparison_id: str, judge: str, verdict: str = "", ranks: dict | None = None,
+              ratings: dict | None = None, tags: dict | None = None, comment: str = "") -> dict:
+        """Vote on a comparison from `ask`. verdict: "A"/"B"/"C", "tie" or "all-bad"; ranks/ratings/tags keyed by label."""
+        try:
+            j = cast_vote(ctx, ctx.comparisons.get(comparison_id), judge=judge, verdict=verdict, ranks=ranks,
+                          ratings=ratings, tags=tags, comment=comment)
+        except VoteRefused as exc:
+            raise gr.Error(str(exc)) from exc
+        return {"judgment_id": j.id, "best": j.best, "verdict": j.verdict,
+                "revealed": {LABELS[i]: p for i, p in enumerate(j.shown_order)}}
+
+    gr.api(ask, api_name="ask")
+    gr.api(judge, api_name="judge")
+
+
+# --- wiring ----------------------------------------------------------------------------------
+def build(ctx: AppContext) -> None:
+    import gradio as gr
+
+    with gr.Tab("Compare", id="compare"):
+        state = gr.State(None)
+        with gr.Row():
+            initial, _ = load_questions(ctx, ctx.default_dataset())
+            picker = gr.Dropdown(label="Pick a question from the dataset", choices=question_choices(initial), value=None,
+                                 elem_id="question-picker", scale=3)
+            blind = gr.Checkbox(value=ctx.blind_default, label="Blind judging (shuffle, hide names)", elem_id="blind")
+        question = gr.Textbox(label="Question", lines=2, elem_id="question", placeholder="Type a question…")
+        reference = gr.Textbox(label="Reference answer (from questions.jsonl)", interactive=False, visible=True,
+                               elem_id="reference", lines=2)
+        ask_btn = gr.Button("Ask all three", variant="primary", elem_id="ask")
+        status = gr.Markdown(elem_id="status")
+        cols: list[dict[str, Any]] = []
+        with gr.Row(equal_height=False):
+            for i in range(N):
+                with gr.Column(min_width=240):
+                    col = {"header": gr.Markdown(f"### {LABELS[i]}", elem_id=f"header-{i}"),
+                           "answer": gr.Textbox(label="Answer", lines=10, max_lines=30, interactive=False,
+                                                elem_id=f"answer-{i}", buttons=["copy"]),
+                           "meta": gr.Textbox(show_label=False, container=False, interactive=False, elem_id=f"meta-{i}")}
+                    with gr.Accordion("Retrieved sources", open=False):
+                        col["sources"] = gr.Textbox(show_label=False, lines=6, max_lines=30, interactive=False,
+                                                    elem_id=f"sources-{i}")
+                    col["rank"] = gr.Dropdown(choices=[str(r) for r in range(1, N + 1)], value=None,
+                                              label=f"Rank of {LABELS[i]}", elem_id=f"rank-{i}")
+                    col["rating"] = gr.Radio(choices=["1", "2", "3", "4", "5"], value=None,
+                                             label=f"Rating of {LABELS[i]} (1–5)", elem_id=f"rating-{i}")
+                    col["tags"] = gr.CheckboxGroup(choices=list(TAGS), value=[], label="Tags", elem_id=f"tags-{i}")
+                    cols.append(col)
+        with gr.Row():
+            verdict = gr.Radio(choices=VERDICT_CHOICES, value=None, label="Best answer", elem_id="verdict", scale=3)
+            comment = gr.Textbox(label="Comment (optional)", elem_id="comment", scale=3)
+            vote_btn = gr.Button("Vote", variant="primary", elem_id="vote", scale=1)
+
+        view_outputs = [state, status] + [col[k] for col in cols for k in ("header", "answer", "meta", "sources")]
+        reset_outputs = [verdict, comment] + [col[k] for col in cols for k in ("rank", "rating", "tags")]
+
+        def render(c: Comparison | None) -> dict:
+            out: dict = {state: c, status: status_view(c)}
+            if c is not None:
+                for i, col in enumerate(cols):
+                    for key, value in column_view(c, i).items():
+                        out[col[key]] = value
+            return out
+
+        async def on_ask(dataset, text, picked, is_blind):
+            qid, ref = resolve_question(ctx, dataset, text, picked)
+            try:
+                c = new_comparison(ctx, dataset, text, blind=is_blind, question_id=qid, reference=ref)
+            except SandboxError as exc:
+                gr.Warning(str(exc))
+                yield {status: f"Cannot ask: {exc}"}
+                return
+            first = render(c)
+            first.update({verdict: None, comment: ""})
+            for col in cols:
+                first.update({col["rank"]: None, col["rating"]: None, col["tags"]: []})
+            yield first
+            async for c in run_comparison(ctx, c):
+                yield render(c)
+
+        def on_vote(data: dict) -> dict:
+            c = data[state]
+            try:
+                cast_vote(
+                    ctx, c, judge=data[ctx.judge_name], verdict=_verdict(data[verdict]),
+                    ranks={LABELS[i]: data[col["rank"]] for i, col in enumerate(cols)},
+                    ratings={LABELS[i]: data[col["rating"]] for i, col in enumerate(cols)},
+                    tags={LABELS[i]: data[col["tags"]] for i, col in enumerate(cols)}, comment=data[comment],
+                )
+            except VoteRefused as exc:
+                gr.Warning(exc.message)
+                return {status: f"Vote not recorded: {exc}"}
+            return render(c)
+
+        def on_dataset(dataset):
+            questions, problem = load_questions(ctx, dataset)
+            if problem:
+                gr.Warning(problem)
+            return gr.update(choices=question_choices(questions), value=None)
+
+        def on_pick(dataset, picked):
+            text, ref = pick_question(ctx, dataset, picked)
+            return (text, ref) if text else (gr.update(), gr.update())
+
+        ctx.dataset.change(on_dataset, ctx.dataset, picker, api_visibility="private")
+        picker.input(on_pick, [ctx.dataset, picker], [question, reference], api_visibility="private")
+        gr.on([ask_btn.click, question.submit], on_ask, [ctx.dataset, question, picker, blind],
+              view_outputs + reset_outputs, api_visibility="private", concurrency_limit=None)
+        vote_inputs = {state, ctx.judge_name, verdict, comment, *(col[k] for col in cols for k in ("rank", "rating", "tags"))}
+        vote_btn.click(on_vote, vote_inputs, view_outputs, api_visibility="private")
+        make_api(ctx)
+
+
+def _verdict(value: str | None) -> str:
+    return {"Tie": "tie", "All bad": "all-bad"}.get(value or "", value or "")

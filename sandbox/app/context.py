@@ -1,0 +1,73 @@
+"""What every tab of the app shares: the workspace, the store, injectable services, session memory.
+
+Tabs receive one ``AppContext`` (the tab contract is ``build(ctx) -> None``, called inside
+``gr.Tabs()``; a tab creates its own ``gr.Tab``). Services such as ``stream_compare`` and
+``build_index`` are plain attributes so tests inject fakes instead of patching modules.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.config import Workspace
+from sandbox.store import Store
+
+
+class BoundedDict(OrderedDict):
+    """Keeps the most recent ``limit`` entries: pending comparisons must not grow without end."""
+
+    def __init__(self, limit: int = 2000):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+def _default_stream_compare(*args, **kwargs):
+    from sandbox.compare import stream_compare
+
+    return stream_compare(*args, **kwargs)
+
+
+def _default_build_index(*args, **kwargs):
+    from sandbox.index import build_index
+
+    return build_index(*args, **kwargs)
+
+
+@dataclass
+class AppContext:
+    """Shared by all tabs of one app instance (not per user: per-user data lives in gr.State)."""
+
+    workspace: Workspace
+    store: Store
+    stream_compare: Callable[..., Any] = _default_stream_compare
+    build_index: Callable[..., Any] = _default_build_index
+    blind_default: bool = True
+    rng: random.Random = field(default_factory=random.SystemRandom)
+    # comparison key -> Comparison, so the API's `judge` can find what `ask` showed (server-side truth)
+    comparisons: BoundedDict = field(default_factory=BoundedDict)
+    vote_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Components created by build_app before the tabs, usable by any tab as inputs/outputs:
+    dataset: Any = None  # gr.Dropdown with the selected dataset
+    judge_name: Any = None  # gr.Textbox with the judge's name (remembered per browser)
+
+    @classmethod
+    def for_workspace(cls, workspace: Workspace, **overrides: Any) -> "AppContext":
+        return cls(workspace=workspace, store=Store(workspace.db_path), **overrides)
+
+    def datasets(self) -> list[str]:
+        return self.workspace.datasets()
+
+    def default_dataset(self) -> str | None:
+        names = self.datasets()
+        return names[0] if names else None
