@@ -53,6 +53,7 @@ class RunRecord(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    usage_estimated: bool = Field(False, description="token counts estimated (the endpoint reported no usage)")
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
 

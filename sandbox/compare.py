@@ -1,0 +1,163 @@
+"""One question through several pipelines at once: the heart of the product.
+
+Each pipeline runs as its own asyncio task feeding one queue, so answers stream in as they are
+generated and each result arrives as soon as its pipeline finishes. A pipeline's failure (no
+index, no fine-tuned model, endpoint down, timeout, 429/5xx after retries, a malformed answer)
+becomes that record's ``error``; it never delays or breaks the others. Blocking work (embedding,
+retrieval, starting the local server, SQLite) runs in threads so it cannot stall the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sandbox import PIPELINES
+from sandbox.config import Workspace
+from sandbox.endpoints import ChatEndpoint
+from sandbox.errors import ConfigError, SandboxError
+from sandbox.pipelines import Resources, pipeline_class
+from sandbox.records import RunRecord, new_id, utcnow
+from sandbox.store import Store
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A streamed piece of one pipeline's answer."""
+
+    pipeline: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """One pipeline finished (``record.error`` says if it failed); stored already when a store was given."""
+
+    record: RunRecord
+
+
+_RESOURCES: weakref.WeakKeyDictionary[Workspace, Resources] = weakref.WeakKeyDictionary()
+_RESOURCES_LOCK = threading.Lock()
+
+
+def resources_for(workspace: Workspace) -> Resources:
+    """The workspace's shared embedder and retrievers, so models load once per process."""
+    with _RESOURCES_LOCK:
+        if workspace not in _RESOURCES:
+            _RESOURCES[workspace] = Resources(workspace)
+        return _RESOURCES[workspace]
+
+
+def check_pipelines(pipelines: Sequence[str]) -> list[str]:
+    names = [p.strip() for p in pipelines if p.strip()]
+    for name in names:
+        pipeline_class(name)  # unknown names are a usage error, raised before anything runs
+    if not names:
+        raise ConfigError("No pipelines selected.", f"Choose from: {', '.join(PIPELINES)}.")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"A pipeline is listed twice: {', '.join(names)}.", "List each pipeline once.")
+    return names
+
+
+async def stream_compare(
+    workspace: Workspace,
+    question: str,
+    *,
+    dataset: str | None = None,
+    pipelines: Sequence[str] = PIPELINES,
+    reference: str | None = None,
+    question_id: str = "",
+    origin: str = "ask",
+    store: Store | None = None,
+    resources: Resources | None = None,
+    comparison_id: str | None = None,
+) -> AsyncIterator[Delta | Done]:
+    """Yield ``Delta``s as answers stream and one ``Done`` per pipeline, in finishing order."""
+    if not question.strip():
+        raise ConfigError("The question is empty.", "Type a question.")
+    names = check_pipelines(pipelines)
+    dataset = dataset or workspace.dataset_dir().name
+    workspace.dataset_dir(dataset)  # a missing dataset is the caller's mistake: raise now
+    resources = resources or resources_for(workspace)
+    base = RunRecord(pipeline=names[0], user_input=question, reference=reference, dataset=dataset,
+                     question_id=question_id, origin=origin, comparison_id=comparison_id or new_id())
+    queue: asyncio.Queue[Delta | Done] = asyncio.Queue()
+    tasks = [
+        asyncio.create_task(_run_one(workspace, name, base.model_copy(update={"pipeline": name, "id": new_id()}),
+                                     resources, store, queue))
+        for name in names
+    ]
+    try:
+        remaining = len(tasks)
+        while remaining:
+            item = await queue.get()
+            remaining -= isinstance(item, Done)
+            yield item
+    finally:  # the consumer stopped early (closed tab, Ctrl-C): don't leave calls running
+        for task in tasks:
+            task.cancel()
+
+
+async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources: Resources,
+                   store: Store | None, queue: asyncio.Queue) -> None:
+    started = time.perf_counter()
+    record.started_at = utcnow()
+    try:
+        pipeline = pipeline_class(name)(workspace, record.dataset, resources)
+        prepared = await asyncio.to_thread(pipeline.prepare, record.user_input)
+        record.model, record.prompt_messages, record.contexts = prepared.model, prepared.messages, prepared.contexts
+        endpoint = await asyncio.to_thread(ChatEndpoint.for_pipeline, workspace, name)
+        record.endpoint = endpoint.name
+        config = pipeline.config
+        result = await endpoint.complete(prepared.messages, model=prepared.model, max_tokens=config.max_tokens,
+                                         temperature=config.temperature,
+                                         on_delta=lambda text: queue.put_nowait(Delta(name, text)))
+        record.response = result.text
+        record.prompt_tokens, record.completion_tokens = result.prompt_tokens, result.completion_tokens
+        record.usage_estimated = result.usage_estimated
+        record.cost_usd = endpoint.cost(result.prompt_tokens, result.completion_tokens)
+    except SandboxError as exc:
+        record.error = str(exc)
+    except Exception as exc:  # a bug in one pipeline must not take the others down; keep its type
+        record.error = f"{name} failed unexpectedly: {type(exc).__name__}: {exc}"
+    record.latency_s = time.perf_counter() - started
+    record.finished_at = utcnow()
+    if store is not None:
+        try:
+            await asyncio.to_thread(store.add_run, record)
+        except Exception as exc:  # sqlite3.Error or disk full: the answer is still shown
+            record.error = (record.error + "\n" if record.error else "") + f"Not saved: {type(exc).__name__}: {exc}"
+    queue.put_nowait(Done(record))
+
+
+async def _collect(workspace: Workspace, question: str, **kwargs) -> list[RunRecord]:
+    records = [item.record async for item in stream_compare(workspace, question, **kwargs) if isinstance(item, Done)]
+    order = {name: i for i, name in enumerate(check_pipelines(kwargs.get("pipelines", PIPELINES)))}
+    return sorted(records, key=lambda r: order[r.pipeline])
+
+
+def compare(workspace: Workspace, question: str, **kwargs) -> list[RunRecord]:
+    """Synchronous ``stream_compare``: the records in the requested pipeline order."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_collect(workspace, question, **kwargs))
+    # Called from inside an event loop (e.g. an async UI handler): run on a private loop.
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(_collect(workspace, question, **kwargs))
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]

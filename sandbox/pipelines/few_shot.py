@@ -1,0 +1,98 @@
+"""Few-shot: an instruction plus the k examples most similar to the question.
+
+Examples come from the dataset's examples file, never from its held-out questions: any example
+whose input equals or nearly equals a question in questions.jsonl (or the question being asked)
+is excluded, so an evaluation cannot be answered by copying. Example embeddings are cached per
+file content, so each file version is embedded once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sandbox.errors import DataError
+from sandbox.examples import Example, load_questions
+from sandbox.pipelines.base import Pipeline, Prepared
+
+NEAR_DUPLICATE = 0.9  # character-trigram Jaccard similarity that counts as "the same question"
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _trigrams(text: str) -> frozenset[str]:
+    norm = normalize(text)
+    return frozenset(norm[i:i + 3] for i in range(max(1, len(norm) - 2)))
+
+
+def near_equal(a: frozenset[str], b: frozenset[str]) -> bool:
+    return a == b or (len(a & b) / (len(a | b) or 1)) >= NEAR_DUPLICATE
+
+
+class ExampleBank:
+    """The selectable examples of one dataset (held-out questions removed) and their embeddings."""
+
+    def __init__(self, examples: list[Example], held_out: list[str], embedder: Any):
+        held = [_trigrams(q) for q in held_out]
+        self.examples = [e for e in examples if not any(near_equal(_trigrams(e.input), h) for h in held)]
+        self.excluded = len(examples) - len(self.examples)
+        self._grams = [_trigrams(e.input) for e in self.examples]
+        self.embedder = embedder
+        self.vectors = embedder.encode([e.input for e in self.examples]) if self.examples else np.zeros((0, 1))
+
+    def select(self, question: str, k: int) -> list[Example]:
+        """The k most similar examples, least similar first (the closest sits next to the question)."""
+        if k <= 0 or not self.examples:
+            return []
+        asked = _trigrams(question)
+        query = np.asarray(self.embedder.encode([question]))[0]
+        scores = self.vectors @ query
+        for i, grams in enumerate(self._grams):
+            if near_equal(grams, asked):
+                scores[i] = -np.inf  # the answer itself must not be shown as an example
+        order = [i for i in np.argsort(-scores)[:k] if np.isfinite(scores[i])]
+        return [self.examples[i] for i in reversed(order)]
+
+
+_BANKS: dict[tuple[str, str, str], ExampleBank] = {}
+_BANKS_LOCK = threading.Lock()
+
+
+def _digest(path: Path | None) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else ""
+
+
+class FewShotPipeline(Pipeline):
+    name = "few-shot"
+    prompt_name = "few_shot"
+
+    def bank(self) -> ExampleBank:
+        from sandbox.examples import dataset_examples
+
+        examples_path = dataset_examples(self.dataset_dir)
+        questions_path = self.dataset_dir / "questions.jsonl"
+        embedder = self.resources.embedder()
+        key = (getattr(embedder, "name", type(embedder).__name__), _digest(examples_path), _digest(questions_path))
+        with _BANKS_LOCK:
+            if key not in _BANKS:
+                held_out = [q.question for q in load_questions(questions_path)] if questions_path.is_file() else []
+                if len(_BANKS) > 16:
+                    _BANKS.clear()
+                _BANKS[key] = ExampleBank(self.examples(), held_out, embedder)
+            return _BANKS[key]
+
+    def prepare(self, question: str) -> Prepared:
+        if not self.examples():
+            raise DataError(self.dataset_dir / "examples.jsonl", "no examples to show the model.",
+                            "Add input→output examples (chat JSONL, {\"input\",\"output\"} JSONL or examples.csv).")
+        chosen = self.bank().select(question, self.config.k)
+        pairs = [{"input": e.input, "output": e.output} for e in chosen]
+        messages = self.prompt().render({"instruction": self.instruction(), "question": question}, pairs)
+        return Prepared(messages=messages, model=self.model())

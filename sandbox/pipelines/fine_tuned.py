@@ -1,0 +1,26 @@
+"""Fine-tuned: the short prompt only (the examples' own system message, if any, plus the question).
+
+The model learned the task from the examples, so no examples and no long instructions are sent:
+that is where fine-tuning saves tokens on every call.
+"""
+
+from __future__ import annotations
+
+from sandbox.errors import ConfigError
+from sandbox.pipelines.base import Pipeline, Prepared
+
+
+class FineTunedPipeline(Pipeline):
+    name = "fine-tuned"
+    prompt_name = "fine_tuned"
+
+    def prepare(self, question: str) -> Prepared:
+        model = self.model()
+        if not model:
+            raise ConfigError(
+                f"No fine-tuned model for dataset {self.dataset!r} yet.",
+                f"Run `sandbox finetune {self.dataset}` (trains locally and registers the model), or set "
+                f"[datasets.{self.dataset}] fine_tuned_model in sandbox.toml to an existing model id.",
+            )
+        messages = self.prompt().render({"instruction": self.instruction(), "question": question})
+        return Prepared(messages=messages, model=model)

@@ -1,0 +1,31 @@
+"""RAG: hybrid retrieval from the dataset's index; numbered contexts the model must cite as [n]."""
+
+from __future__ import annotations
+
+from sandbox.errors import IndexStateError
+from sandbox.pipelines.base import Pipeline, Prepared
+from sandbox.prompts import format_contexts
+from sandbox.records import Context
+
+
+class RagPipeline(Pipeline):
+    name = "rag"
+    prompt_name = "rag"
+
+    def retrieve(self, question: str) -> list[Context]:
+        try:
+            hits = self.resources.retriever(self.dataset).search(question, self.config.k)
+        except IndexStateError as exc:
+            fix = f"Run `sandbox index {self.dataset}`."
+            raise IndexStateError(exc.message, exc.hint if f"sandbox index {self.dataset}" in exc.hint else f"{fix} {exc.hint}".strip()) from exc
+        return [Context(source=h.source, text=h.text, score=float(h.score), chunk_id=h.chunk_id) for h in hits]
+
+    def prepare(self, question: str) -> Prepared:
+        contexts = self.retrieve(question)
+        if not contexts:
+            raise IndexStateError(
+                f"The index of dataset {self.dataset!r} returned no contexts.",
+                f"Add documents to corpora/{self.dataset}/docs/ and run `sandbox index {self.dataset}`.",
+            )
+        variables = {"instruction": self.instruction(), "context": format_contexts(contexts), "question": question}
+        return Prepared(messages=self.prompt().render(variables), model=self.model(), contexts=contexts)
