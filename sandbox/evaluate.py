@@ -1,0 +1,272 @@
+"""Batch evaluation: every held-out question through the pipelines, scored and stored.
+
+Resumable by construction: an *eval id* is a hash of the dataset and one pipeline's
+configuration (endpoint URL, model, k, max_tokens, temperature, prompt file). Each
+(question, pipeline) score is a row in ``eval_scores``; a rerun with the same configuration
+skips the rows already there, and changing one pipeline's config re-runs only that pipeline.
+Runs are stored in ``runs`` (origin ``eval``) next to their scores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sandbox import PIPELINES
+from sandbox import metrics as M
+from sandbox.errors import ConfigError, DataError
+from sandbox.records import RunRecord, utcnow
+from sandbox.store import Store
+
+Progress = Callable[[int, int], None]  # (done, total)
+BOOTSTRAP_SEED = 20240601
+QUALITY_METRICS = ("json_values", "similarity", "token_f1")  # primary quality: first one measured
+
+
+class Interval(BaseModel):
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+class PipelineSummary(BaseModel):
+    pipeline: str
+    eval_id: str
+    model: str = ""
+    n: int = 0
+    errors: int = 0
+    metrics: dict[str, Interval] = Field(default_factory=dict)
+
+    def value(self, name: str) -> float | None:
+        return self.metrics[name].mean if name in self.metrics else None
+
+
+class EvalSummary(BaseModel):
+    dataset: str
+    questions: int
+    pipelines: dict[str, PipelineSummary]
+    quality_metric: str = ""
+    seconds: float | None = None
+    ran: int = 0
+    skipped: int = 0
+    judged: int = 0
+    examples: list[dict[str, Any]] = Field(default_factory=list, description="a few questions with every answer")
+
+    @property
+    def measured(self) -> bool:
+        return any(s.n for s in self.pipelines.values())
+
+
+# eval ids ----------------------------------------------------------------------------------
+def pipeline_config(workspace, dataset: str, pipeline: str) -> dict[str, Any]:
+    settings = workspace.settings
+    cfg = settings.pipelines[pipeline]
+    endpoint = settings.endpoint_for(pipeline)
+    prompt = workspace.prompts_dir / f"{pipeline.replace('-', '_')}.yaml"
+    return {
+        "dataset": dataset, "pipeline": pipeline, "base_url": endpoint.base_url,
+        "model": settings.model_for(pipeline, dataset), "k": cfg.k, "max_tokens": cfg.max_tokens,
+        "temperature": cfg.temperature,
+        "prompt_sha": hashlib.sha256(prompt.read_bytes()).hexdigest()[:16] if prompt.is_file() else "",
+    }
+
+
+def eval_id(config: dict[str, Any]) -> str:
+    return "ev_" + hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _ensure_eval(store: Store, eid: str, config: dict[str, Any]) -> None:
+    with store.connect() as db, db:
+        db.execute("INSERT OR IGNORE INTO evals VALUES (?,?,?,?,?)",
+                   (eid, config["dataset"], utcnow().isoformat(), "running", json.dumps(config)))
+
+
+def _set_status(store: Store, eid: str, status: str) -> None:
+    with store.connect() as db, db:
+        db.execute("UPDATE evals SET status = ? WHERE id = ?", (status, eid))
+
+
+def scores(store: Store, eid: str) -> dict[str, dict[str, Any]]:
+    """question_id -> {"run_id", "metrics"} of one eval."""
+    with store.connect() as db:
+        rows = db.execute("SELECT question_id, run_id, metrics FROM eval_scores WHERE eval_id = ?", (eid,)).fetchall()
+    return {r["question_id"]: {"run_id": r["run_id"], "metrics": json.loads(r["metrics"])} for r in rows}
+
+
+def _save_score(store: Store, eid: str, record: RunRecord, values: dict[str, Any]) -> None:
+    store.add_run(record)
+    with store.connect() as db, db:
+        db.execute("INSERT OR REPLACE INTO eval_scores VALUES (?,?,?,?,?)",
+                   (eid, record.question_id, record.pipeline, record.id, json.dumps(values)))
+
+
+# scoring -------------------------------------------------------------------------------------
+def score(record: RunRecord, reference: str | None, source: str | None, embedder) -> dict[str, Any]:
+    """Every metric that applies to one answer (see ``sandbox.metrics``); None = not applicable."""
+    answer = record.response
+    out: dict[str, Any] = {"error": record.error is not None, "latency_s": record.latency_s,
+                           "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,
+                           "cost_usd": record.cost_usd}
+    contexts = [c.text for c in record.contexts]
+    texts = [answer] + ([reference] if reference else []) + contexts
+    vecs = embedder.encode(texts) if embedder is not None and answer else None
+    if reference:
+        out["exact_match"] = M.exact_match(answer, reference)
+        out["token_f1"] = M.token_f1(answer, reference)
+        out["similarity"] = M.cosine(vecs[0], vecs[1]) if vecs is not None else 0.0
+        if (agreement := M.json_agreement(answer, reference)) is not None:
+            out.update(agreement)
+    if record.pipeline == "rag" or contexts:
+        support = M.context_support(answer, contexts)
+        out["context_support"] = support
+        out["supported"] = None if support is None else float(support >= M.SUPPORT_THRESHOLD)
+        out["cites"] = M.cites(answer, [c.source for c in record.contexts])
+        out["hit_at_k"] = M.hit_at_k(source, [c.source for c in record.contexts])
+        if vecs is not None and contexts:
+            start = 2 if reference else 1
+            out["context_similarity"] = max(M.cosine(vecs[0], v) for v in vecs[start:])
+    return out
+
+
+def summarize_scores(rows: Sequence[dict[str, Any]]) -> dict[str, Interval]:
+    """Mean and seeded bootstrap 95% interval of every metric over the answers that have it."""
+    names = sorted({k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                   | {k for r in rows for k, v in r.items() if isinstance(v, bool)})
+    out = {}
+    for name in names:
+        values = [float(r[name]) for r in rows if r.get(name) is not None]
+        if values:
+            mean, low, high = M.bootstrap_ci(values, seed=BOOTSTRAP_SEED)
+            out[name] = Interval(mean=mean, low=low, high=high, n=len(values))
+    return out
+
+
+# running ---------------------------------------------------------------------------------------
+def _load_questions(workspace, dataset: str):
+    from sandbox.examples import load_questions
+
+    path = workspace.dataset_dir(dataset) / "questions.jsonl"
+    if not path.is_file():
+        raise DataError(path, "no held-out questions to evaluate on.",
+                        'Add questions.jsonl: one {"id", "question", "reference", "source"?} per line.')
+    return load_questions(path)
+
+
+async def _answer(workspace, dataset: str, question, pipeline: str, stream_compare) -> RunRecord:
+    record = None
+    async for event in stream_compare(workspace, question.question, dataset=dataset, pipelines=[pipeline],
+                                      reference=question.reference, question_id=question.id, origin="eval"):
+        if hasattr(event, "record"):
+            record = event.record
+    if record is None:  # a compare that yields no result is a bug upstream; score it as a failure
+        record = RunRecord(pipeline=pipeline, user_input=question.question, error="no result")
+    return record
+
+
+def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, limit: int | None = None,
+             store: Store | None = None, progress: Progress | None = None, embedder=None,
+             stream_compare=None, judge: bool = True) -> EvalSummary:
+    """Evaluate, skipping (question, pipeline) pairs already scored with the same configuration."""
+    for name in pipelines:
+        if name not in PIPELINES:
+            raise ConfigError(f"Unknown pipeline {name!r}.", f"Use some of: {', '.join(PIPELINES)}.")
+    dataset = workspace.dataset_dir(dataset).name
+    store = store or Store(workspace.db_path)
+    questions = _load_questions(workspace, dataset)[: limit or None]
+    if embedder is None:
+        from sandbox.embeddings import get_embedder
+
+        embedder = get_embedder(workspace.settings)
+    if stream_compare is None:
+        from sandbox.compare import stream_compare
+    started = time.perf_counter()
+    ids, todo = {}, []
+    for name in pipelines:
+        config = pipeline_config(workspace, dataset, name)
+        ids[name] = eval_id(config)
+        _ensure_eval(store, ids[name], config)
+        done = scores(store, ids[name])
+        todo += [(q, name) for q in questions if q.id not in done]
+    total = len(questions) * len(pipelines)
+    skipped = total - len(todo)
+    asyncio.run(_run_all(workspace, dataset, todo, ids, store, embedder, stream_compare,
+                         workspace.settings.eval.concurrency, progress, skipped, total))
+    judged = 0
+    if judge and workspace.settings.eval.judge_endpoint and len(pipelines) > 1:
+        from sandbox.judge import judge_eval  # noqa: PLC0415 - optional, only with a judge endpoint
+
+        judged = judge_eval(workspace, dataset, questions, ids, store)
+    for eid in ids.values():
+        _set_status(store, eid, "done")
+    summary = load_summary(workspace, dataset, pipelines=pipelines, store=store, limit_to={q.id for q in questions})
+    summary.seconds, summary.ran, summary.skipped, summary.judged = time.perf_counter() - started, len(todo), skipped, judged
+    return summary
+
+
+async def _run_all(workspace, dataset, todo, ids, store, embedder, stream_compare, concurrency, progress,
+                   done, total) -> None:
+    gate = asyncio.Semaphore(max(1, concurrency))
+    counter = {"done": done}
+    if progress:
+        progress(done, total)
+
+    async def one(question, pipeline: str) -> None:
+        async with gate:
+            record = await _answer(workspace, dataset, question, pipeline, stream_compare)
+        record.origin, record.dataset, record.question_id = "eval", dataset, question.id
+        values = await asyncio.to_thread(score, record, question.reference, question.source, embedder)
+        await asyncio.to_thread(_save_score, store, ids[pipeline], record, values)
+        counter["done"] += 1
+        if progress:
+            progress(counter["done"], total)
+
+    await asyncio.gather(*(one(q, p) for q, p in todo))
+
+
+# reading back ---------------------------------------------------------------------------------------
+def load_summary(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, store: Store | None = None,
+                 limit_to: set[str] | None = None, n_examples: int = 3) -> EvalSummary:
+    """Aggregates of the evals matching the current configuration (empty when none ran yet)."""
+    dataset = workspace.dataset_dir(dataset).name
+    store = store or Store(workspace.db_path)
+    out, answers, questions = {}, {}, set()
+    for name in pipelines:
+        config = pipeline_config(workspace, dataset, name)
+        eid = eval_id(config)
+        rows = {q: r for q, r in scores(store, eid).items() if limit_to is None or q in limit_to}
+        questions |= set(rows)
+        metrics = [r["metrics"] for r in rows.values()]
+        out[name] = PipelineSummary(pipeline=name, eval_id=eid, model=config["model"], n=len(rows),
+                                    errors=sum(bool(m.get("error")) for m in metrics),
+                                    metrics=summarize_scores(metrics))
+        answers[name] = rows
+    quality = next((m for m in QUALITY_METRICS if any(m in s.metrics for s in out.values())), "")
+    summary = EvalSummary(dataset=dataset, questions=len(questions), pipelines=out, quality_metric=quality)
+    summary.examples = _examples(store, answers, n_examples)
+    return summary
+
+
+def _examples(store: Store, answers: dict[str, dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """A few questions answered by every pipeline, for the report's side-by-side table."""
+    shared = sorted(set.intersection(*(set(a) for a in answers.values()))) if answers else []
+    rng = random.Random(BOOTSTRAP_SEED)
+    picked = sorted(rng.sample(shared, min(n, len(shared))))
+    out = []
+    for qid in picked:
+        row: dict[str, Any] = {"question_id": qid, "answers": {}}
+        for name, rows in answers.items():
+            run = store.get_run(rows[qid]["run_id"]) if rows[qid]["run_id"] else None
+            if run is None:
+                continue
+            row["question"], row["reference"] = run.user_input, run.reference
+            row["answers"][name] = run.error and f"[error] {run.error}" or run.response
+        out.append(row)
+    return out
