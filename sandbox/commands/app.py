@@ -1,0 +1,155 @@
+"""`sandbox app` (the Gradio UI) and `sandbox judgments export|summary`."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sandbox.cli import app, print_json, workspace
+from sandbox.errors import ConfigError
+
+AUTH_ENV = "SANDBOX_APP_AUTH"
+judgments_app = typer.Typer(help="Export and summarise the judgments people made in the app.", no_args_is_help=True)
+app.add_typer(judgments_app, name="judgments")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str | None, host: str) -> tuple[str, str] | None:
+    """USER:PASS from --auth or $SANDBOX_APP_AUTH; required whenever the app is reachable off this machine."""
+    value = value or os.environ.get(AUTH_ENV, "")
+    if value:
+        user, sep, password = value.partition(":")
+        if not sep or not user or not password:
+            raise ConfigError("--auth must look like USER:PASS.", f"Pass --auth alice:s3cret or set {AUTH_ENV}=alice:s3cret.")
+        return user, password
+    if not is_loopback(host):
+        raise ConfigError(
+            f"Refusing to serve on {host} without a password: anyone on the network could use the models and read the data.",
+            f"Add --auth USER:PASS (or set {AUTH_ENV}=USER:PASS), or keep the default --host 127.0.0.1.",
+        )
+    return None
+
+
+def preload_local_model(ws) -> threading.Thread | None:
+    """Start the built-in model server and load the model in the background: the page must not wait."""
+    if not any(ws.settings.endpoint_for(p).is_local for p in ws.settings.pipelines) or os.environ.get("SANDBOX_LOCAL_BASE_URL"):
+        return None
+
+    def warm() -> None:
+        from sandbox.server.inprocess import local_base_url
+
+        try:
+            import httpx
+
+            base = local_base_url(ws)
+            # one token makes the server load the weights now rather than on the first question
+            httpx.post(f"{base}/chat/completions", timeout=600, json={
+                "model": ws.settings.endpoints["local"].model if "local" in ws.settings.endpoints else "",
+                "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
+        except Exception as exc:  # noqa: BLE001 - a background warm-up must never kill the app; the first question reports it
+            typer.secho(f"Local model warm-up failed ({type(exc).__name__}: {exc}); it will load on first use.", err=True)
+
+    thread = threading.Thread(target=warm, name="sandbox-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+@app.command("app")
+def app_command(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind. Anything but loopback requires --auth."),
+    port: int = typer.Option(7860, help="Port to serve on."),
+    auth: Optional[str] = typer.Option(None, help=f"USER:PASS required to log in (or set {AUTH_ENV}); never stored."),
+    preload: bool = typer.Option(True, help="Load the local model in the background at start-up."),
+) -> None:
+    """Open the web app: ask all three pipelines side by side, judge blind, analyse, upload data."""
+    credentials = parse_auth(auth, host)
+    ws = workspace()
+    from sandbox.app import build_app
+
+    demo = build_app(ws)
+    if preload:
+        preload_local_model(ws)
+    demo.queue(default_concurrency_limit=8)
+    typer.echo(f"sandbox app on http://{host}:{port}" + (" (login required)" if credentials else ""))
+    demo.launch(server_name=host, server_port=port, auth=credentials, share=False, ssr_mode=False,
+                show_error=False, quiet=True, mcp_server=False, inbrowser=False)
+
+
+@judgments_app.command("export")
+def export_command(
+    format: str = typer.Option("jsonl", "--format", "-f", help="csv | jsonl | parquet | finetune (chat JSONL of preferred answers) | pairs (prompt/chosen/rejected JSONL)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: judgments<suffix> in the current folder)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset's judgments."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Export judgments for analysis, or as fine-tuning / preference data."""
+    from sandbox.export import FORMATS, SUFFIX, export
+    from sandbox.store import Store
+
+    if format not in FORMATS:
+        raise ConfigError(f"Unknown format {format!r}.", f"Use one of: {', '.join(FORMATS)}.")
+    ws = workspace()
+    if dataset:
+        ws.dataset_dir(dataset)  # a typo gets "not found, available: ..." instead of an empty file
+    result = export(Store(ws.db_path), format, out or Path(f"judgments{SUFFIX[format]}"), dataset)
+    if json_out:
+        print_json(result)
+    else:
+        typer.echo(f"Wrote {result['rows']} rows ({result['judgments']} judgments) to {result['path']}")
+
+
+@judgments_app.command("summary")
+def summary_command(
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset's judgments."),
+    json_out: bool = typer.Option(False, "--json", help="Print the full analysis as JSON."),
+) -> None:
+    """Win rates (95% Wilson), Bradley–Terry strengths, agreement, and judgments still needed."""
+    from sandbox.analysis import question_tags, summarize
+    from sandbox.store import Store
+
+    ws = workspace()
+    if dataset:
+        ws.dataset_dir(dataset)
+    summary = summarize(Store(ws.db_path).judgments(dataset), question_tags(ws, [dataset] if dataset else None))
+    if json_out:
+        print_json(summary)
+        return
+    print_summary(summary)
+
+
+def print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    from sandbox.cli import console
+    from sandbox.analysis import describe_separation
+
+    out = console()
+    if not summary["judgments"]:
+        out.print("No judgments yet. Judge some answers in `sandbox app` (Compare tab).")
+        return
+    table = Table(title=f"{summary['judgments']} judgments by {len(summary['judges'])} judge(s)")
+    for col in ("pipeline", "wins", "shown", "win rate", "95% CI", "Bradley–Terry"):
+        table.add_column(col)
+    for row in summary["win_rates"]:
+        table.add_row(row["pipeline"], str(row["wins"]), str(row["judgments"]), f"{row['win_rate']:.0%}",
+                      f"{row['ci_low']:.0%}–{row['ci_high']:.0%}", f"{summary['bradley_terry'].get(row['pipeline'], 0):.3f}")
+    out.print(table)
+    agreement = summary["agreement"]
+    if agreement["pairs"]:
+        kappa = "n/a" if agreement["kappa"] is None else f"{agreement['kappa']:.2f}"
+        out.print(f"Judges agreed on {agreement['agreement']:.0%} of {agreement['pairs']} pairs "
+                  f"over {agreement['questions']} question(s) (kappa {kappa}).")
+    out.print(describe_separation(summary["separation"]))
