@@ -40,10 +40,11 @@ class Resources:
         self._embedder = embedder
         self._retriever_factory = retriever_factory
         self._retrievers: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._embedder_lock = threading.Lock()
+        self._retriever_lock = threading.Lock()
 
     def embedder(self) -> Any:
-        with self._lock:  # two pipelines in two threads must not load the model twice
+        with self._embedder_lock:  # two pipelines in two threads must not load the model twice
             if self._embedder is None:
                 from sandbox.embeddings import get_embedder
 
@@ -51,12 +52,14 @@ class Resources:
             return self._embedder
 
     def retriever(self, dataset: str) -> Any:
-        with self._lock:
+        with self._retriever_lock:
             if dataset not in self._retrievers:
-                factory = self._retriever_factory
-                if factory is None:
-                    from sandbox.index import Retriever as factory
-                self._retrievers[dataset] = factory(self.workspace, dataset)
+                if self._retriever_factory is not None:
+                    self._retrievers[dataset] = self._retriever_factory(self.workspace, dataset)
+                else:
+                    from sandbox.index import Retriever
+
+                    self._retrievers[dataset] = Retriever(self.workspace, dataset, embedder=self.embedder())
             return self._retrievers[dataset]
 
 

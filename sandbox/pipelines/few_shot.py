@@ -39,13 +39,18 @@ def near_equal(a: frozenset[str], b: frozenset[str]) -> bool:
 class ExampleBank:
     """The selectable examples of one dataset (held-out questions removed) and their embeddings."""
 
-    def __init__(self, examples: list[Example], held_out: list[str], embedder: Any):
+    def __init__(self, examples: list[Example], held_out: list[str], embedder: Any, vectors: np.ndarray | None = None):
+        """``vectors``: embeddings of all ``examples`` if already known (cached on disk)."""
         held = [_trigrams(q) for q in held_out]
-        self.examples = [e for e in examples if not any(near_equal(_trigrams(e.input), h) for h in held)]
+        grams = [_trigrams(e.input) for e in examples]
+        keep = [i for i, g in enumerate(grams) if not any(near_equal(g, h) for h in held)]
+        self.examples = [examples[i] for i in keep]
         self.excluded = len(examples) - len(self.examples)
-        self._grams = [_trigrams(e.input) for e in self.examples]
+        self._grams = [grams[i] for i in keep]
         self.embedder = embedder
-        self.vectors = embedder.encode([e.input for e in self.examples]) if self.examples else np.zeros((0, 1))
+        if vectors is None:
+            vectors = embed_inputs(examples, embedder)
+        self.vectors = vectors[keep] if keep else np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 1))
 
     def select(self, question: str, k: int) -> list[Example]:
         """The k most similar examples, least similar first (the closest sits next to the question)."""
@@ -59,6 +64,12 @@ class ExampleBank:
                 scores[i] = -np.inf  # the answer itself must not be shown as an example
         order = [i for i in np.argsort(-scores)[:k] if np.isfinite(scores[i])]
         return [self.examples[i] for i in reversed(order)]
+
+
+def embed_inputs(examples: list[Example], embedder: Any) -> np.ndarray:
+    if not examples:
+        return np.zeros((0, 1), dtype=np.float32)
+    return np.asarray(embedder.encode([e.input for e in examples]), dtype=np.float32)
 
 
 _BANKS: dict[tuple[str, str, str], ExampleBank] = {}
@@ -79,14 +90,32 @@ class FewShotPipeline(Pipeline):
         examples_path = dataset_examples(self.dataset_dir)
         questions_path = self.dataset_dir / "questions.jsonl"
         embedder = self.resources.embedder()
-        key = (getattr(embedder, "name", type(embedder).__name__), _digest(examples_path), _digest(questions_path))
+        name, digest = getattr(embedder, "name", type(embedder).__name__), _digest(examples_path)
+        key = (name, digest, _digest(questions_path))
         with _BANKS_LOCK:
             if key not in _BANKS:
                 held_out = [q.question for q in load_questions(questions_path)] if questions_path.is_file() else []
+                examples = self.examples()
+                vectors = self._cached_vectors(examples, embedder, name, digest)
                 if len(_BANKS) > 16:
                     _BANKS.clear()
-                _BANKS[key] = ExampleBank(self.examples(), held_out, embedder)
+                _BANKS[key] = ExampleBank(examples, held_out, embedder, vectors)
             return _BANKS[key]
+
+    def _cached_vectors(self, examples: list[Example], embedder: Any, name: str, digest: str) -> np.ndarray:
+        """Example embeddings kept in .sandbox/cache per embedder and file content: embedding
+        hundreds of examples takes seconds, and `sandbox ask` is a fresh process every time."""
+        path = self.workspace.state_dir / "cache" / f"examples-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{digest[:24]}.npy"
+        if path.is_file():
+            vectors = np.load(path)
+            if vectors.shape[0] == len(examples):
+                return vectors
+        vectors = embed_inputs(examples, embedder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+        return vectors
 
     def prepare(self, question: str) -> Prepared:
         if not self.examples():
