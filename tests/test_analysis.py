@@ -1,0 +1,81 @@
+"""Analysis on hand-made judgments whose answers are known in closed form."""
+
+import math
+
+import pytest
+
+from sandbox.analysis import agreement, bradley_terry, judgments_needed, pairwise, summarize, wilson, win_rates
+from sandbox.records import Judgment
+
+ORDER = ["few-shot", "rag", "fine-tuned"]
+
+
+def J(best=None, ranks=None, verdict="best", judge="ann", qid="q1", dataset="d"):
+    return Judgment(comparison_id="c", run_ids={}, shown_order=ORDER, verdict=verdict, best=best,
+                    ranks=ranks or {}, judge=judge, question_id=qid, dataset=dataset)
+
+
+def test_wilson_matches_textbook_values():
+    lo, hi = wilson(8, 10)  # Wilson 95% for 8/10 is 0.490–0.943
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+    assert wilson(0, 10)[0] == 0.0 and wilson(0, 10)[1] == pytest.approx(0.2775, abs=1e-3)
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_win_rates_count_ties_as_shown_not_won():
+    rows = {r["pipeline"]: r for r in win_rates([J("rag"), J("rag"), J(verdict="tie"), J("few-shot")])}
+    assert rows["rag"]["wins"] == 2 and rows["rag"]["judgments"] == 4 and rows["rag"]["win_rate"] == 0.5
+    assert rows["fine-tuned"]["wins"] == 0
+    assert rows["rag"]["ci_low"] < 0.5 < rows["rag"]["ci_high"]
+
+
+def test_pairs_from_ranks_pick_and_tie():
+    assert pairwise(J(ranks={"rag": 1, "few-shot": 2, "fine-tuned": 3})) == [
+        ("rag", "few-shot", 1.0), ("rag", "fine-tuned", 1.0), ("few-shot", "fine-tuned", 1.0)]
+    assert sorted(pairwise(J("rag"))) == [("rag", "few-shot", 1.0), ("rag", "fine-tuned", 1.0)]
+    assert all(s == 0.5 for *_, s in pairwise(J(verdict="tie")))
+    assert pairwise(J(verdict="all-bad")) == []
+
+
+def test_bradley_terry_mle_two_players():
+    # a beats b 3 times of 4: the MLE strength ratio is 3:1
+    js = [J(ranks={"rag": 1, "few-shot": 2, "fine-tuned": 3})] * 3 + [J(ranks={"few-shot": 1, "rag": 2, "fine-tuned": 3})]
+    bt = bradley_terry(js, prior=0)
+    assert bt["rag"] / bt["few-shot"] == pytest.approx(3.0, rel=1e-4)
+    assert sum(bt.values()) == pytest.approx(1.0)
+
+
+def test_bradley_terry_prior_keeps_strengths_finite():
+    bt = bradley_terry([J(ranks={"rag": 1, "few-shot": 2, "fine-tuned": 3})])
+    assert all(v > 0 for v in bt.values()) and bt["rag"] > bt["few-shot"] > bt["fine-tuned"]
+
+
+def test_agreement_observed_and_kappa():
+    js = [J("rag", judge="a", qid="1"), J("rag", judge="b", qid="1"),
+          J("rag", judge="a", qid="2"), J("few-shot", judge="b", qid="2"),
+          J("rag", judge="a", qid="3")]  # judged once: not counted
+    result = agreement(js)
+    assert result["questions"] == 2 and result["pairs"] == 2 and result["agreement"] == 0.5
+    # pooled choices: rag 3/4, few-shot 1/4 -> chance 0.625; kappa = (0.5-0.625)/(1-0.625)
+    assert result["kappa"] == pytest.approx(-1 / 3)
+
+
+def test_judgments_needed_formula():
+    # rag beats few-shot in 6 of 10 head-to-heads: n* = 1.96^2 * .24 / .01 = 92.2 -> 93 -> 83 more
+    js = [J("rag")] * 6 + [J("few-shot")] * 4
+    sep = judgments_needed(js, top=["rag", "few-shot"])
+    assert sep["head_to_head"] == 10 and sep["share"] == 0.6
+    assert sep["needed_total"] == math.ceil(1.959963984540054**2 * 0.24 / 0.01) and sep["more"] == 83
+
+
+def test_judgments_needed_undefined_cases():
+    assert judgments_needed([])["more"] is None
+    assert judgments_needed([J("rag"), J("few-shot")], top=["rag", "few-shot"])["more"] is None  # 50:50
+
+
+def test_summary_breaks_down_by_question_tag_and_judge():
+    js = [J("rag", judge="a", qid="1"), J("few-shot", judge="b", qid="2")]
+    summary = summarize(js, {("d", "1"): ["facts"], ("d", "2"): ["format"]})
+    assert {r["pipeline"]: r["wins"] for r in summary["by_question_tag"]["facts"]}["rag"] == 1
+    assert {r["pipeline"]: r["wins"] for r in summary["by_judge"]["b"]}["few-shot"] == 1
+    assert summary["judgments"] == 2 and summary["judges"] == ["a", "b"]

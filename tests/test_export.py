@@ -1,0 +1,55 @@
+"""Exports round-trip, and preferences become fine-tuning / pair data (real SQLite store)."""
+
+import json
+
+import pytest
+
+from sandbox.export import export, read_judgments
+from sandbox.records import Judgment, RunRecord
+from sandbox.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "s.db")
+    runs = {p: RunRecord(pipeline=p, user_input="Q?", response=f"answer from {p}", comparison_id="c1", dataset="d")
+            for p in ("few-shot", "rag", "fine-tuned")}
+    runs["fine-tuned"].error, runs["fine-tuned"].response = "endpoint down", ""
+    store.add_runs(runs.values())
+    ids = {p: r.id for p, r in runs.items()}
+    store.add_judgment(Judgment(comparison_id="c1", dataset="d", question_id="q1", user_input="Q?", run_ids=ids,
+                                shown_order=["rag", "few-shot", "fine-tuned"], verdict="best", best="rag",
+                                ranks={"rag": 1, "few-shot": 2, "fine-tuned": 3}, ratings={"rag": 5},
+                                tags={"rag": ["correct"], "few-shot": ["incomplete"]}, comment='says "hi", ok', judge="Zoë"))
+    store.add_judgment(Judgment(comparison_id="c2", dataset="d", user_input="Q2?", run_ids=ids,
+                                shown_order=["few-shot", "rag", "fine-tuned"], verdict="tie", blind=False, judge="bo"))
+    return store
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_tables_round_trip(store, tmp_path, fmt):
+    result = export(store, fmt, tmp_path / f"out.{fmt}")
+    assert result["rows"] == 2
+    back = read_judgments(tmp_path / f"out.{fmt}")
+    assert [j.model_dump() for j in back] == [j.model_dump() for j in store.judgments()]
+
+
+def test_finetune_export_uses_winning_answer(store, tmp_path):
+    export(store, "finetune", tmp_path / "ft.jsonl")
+    lines = [json.loads(x) for x in (tmp_path / "ft.jsonl").read_text().splitlines()]
+    assert lines == [{"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "answer from rag"}]}]
+
+
+def test_pairs_skip_ties_and_failed_answers(store, tmp_path):
+    export(store, "pairs", tmp_path / "p.jsonl")
+    lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    # rag>few-shot only: fine-tuned failed, the tie gives no preference
+    assert lines == [{"prompt": "Q?", "chosen": "answer from rag", "rejected": "answer from few-shot"}]
+
+
+def test_unknown_format_and_dataset_filter(store, tmp_path):
+    from sandbox.errors import SandboxError
+
+    with pytest.raises(SandboxError, match="Unknown export format"):
+        export(store, "xml", tmp_path / "x")
+    assert export(store, "jsonl", tmp_path / "none.jsonl", dataset="other")["rows"] == 0
