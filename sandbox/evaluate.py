@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,8 +22,8 @@ from pydantic import BaseModel, Field
 
 from sandbox import PIPELINES
 from sandbox import metrics as M
-from sandbox.errors import ConfigError, DataError
-from sandbox.records import RunRecord, utcnow
+from sandbox.errors import ConfigError, DataError, SandboxError
+from sandbox.records import Judgment, RunRecord, utcnow
 from sandbox.store import Store
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -201,8 +202,6 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
                          workspace.settings.eval.concurrency, progress, skipped, total))
     judged = 0
     if judge and workspace.settings.eval.judge_endpoint and len(pipelines) > 1:
-        from sandbox.judge import judge_eval  # noqa: PLC0415 - optional, only with a judge endpoint
-
         judged = judge_eval(workspace, dataset, questions, ids, store)
     for eid in ids.values():
         _set_status(store, eid, "done")
@@ -229,6 +228,90 @@ async def _run_all(workspace, dataset, todo, ids, store, embedder, stream_compar
             progress(counter["done"], total)
 
     await asyncio.gather(*(one(q, p) for q, p in todo))
+
+
+# LLM-as-judge ----------------------------------------------------------------------------------------
+def _judge_order(eids: dict[str, str], question_id: str, names: list[str]) -> list[str]:
+    """A random order per question (counters position bias), seeded so a rerun shows the same order."""
+    order = sorted(names)
+    random.Random(f"{sorted(eids.values())}:{question_id}").shuffle(order)
+    return order
+
+
+def parse_verdict(text: str, labels: list[str]) -> tuple[str | None, dict[str, int]]:
+    """(best label or None for a tie, label -> score 1..5) from the judge's reply."""
+    match = re.search(r"\{.*\}", text, re.S)
+    data = M.parse_json(match.group(0)) if match else None
+    if isinstance(data, dict):
+        best = str(data.get("best", "")).strip().strip("[]").upper()
+        raw = data.get("scores") if isinstance(data.get("scores"), dict) else {}
+        ratings = {str(k).strip("[]").upper(): int(v) for k, v in raw.items()
+                   if isinstance(v, (int, float)) and 1 <= v <= 5}
+        return (best if best in labels else None), {k: v for k, v in ratings.items() if k in labels}
+    found = re.search(r"best\W+([A-Z])\b", text, re.I)
+    return (found.group(1).upper() if found and found.group(1).upper() in labels else None), {}
+
+
+def judge_eval(workspace, dataset: str, questions, ids: dict[str, str], store: Store) -> int:
+    """Ask the judge endpoint to compare every question's answers once; returns how many were judged."""
+    return asyncio.run(_judge_all(workspace, dataset, questions, ids, store))
+
+
+async def _judge_all(workspace, dataset, questions, ids, store) -> int:
+    from sandbox.endpoints import ChatEndpoint, resolve_base_url
+    from sandbox.prompts import load_prompt
+
+    settings = workspace.settings
+    name = settings.eval.judge_endpoint
+    if name not in settings.endpoints:
+        raise ConfigError(f"[eval] judge_endpoint = {name!r} is not a defined endpoint.",
+                          f"Add [endpoints.{name}] to sandbox.toml or clear judge_endpoint.")
+    config = settings.endpoints[name]
+    endpoint = ChatEndpoint(name, config, await asyncio.to_thread(resolve_base_url, workspace, config))
+    prompt = load_prompt(workspace.prompts_dir, "judge")
+    rows = {p: scores(store, eid) for p, eid in ids.items()}
+    gate = asyncio.Semaphore(max(1, settings.eval.concurrency))
+
+    async def one(question) -> int:
+        have = {p: r[question.id] for p, r in rows.items() if question.id in r}
+        if len(have) < 2 or any("judge_score" in r["metrics"] for r in have.values()):
+            return 0  # nothing to compare, or judged already (resume)
+        runs = {p: store.get_run(r["run_id"]) for p, r in have.items()}
+        order = _judge_order(ids, question.id, list(runs))
+        labels = [chr(ord("A") + i) for i in range(len(order))]
+        answers = "\n\n".join(f"[{lab}]\n{runs[p].response or '(no answer)'}" for lab, p in zip(labels, order))
+        messages = prompt.render({"question": question.question, "answers": answers, "labels": ", ".join(labels),
+                                  "reference": question.reference or "(none)"})
+        async with gate:
+            try:
+                reply = await endpoint.complete(messages, model=config.model, max_tokens=96, temperature=0.0)
+            except SandboxError:
+                return 0  # a judge outage leaves the question unjudged; a rerun retries it
+        best, ratings = parse_verdict(reply.text, labels)
+        by_pipeline = dict(zip(labels, order))
+        await asyncio.to_thread(_save_judgment, store, dataset, question, runs, order, by_pipeline, best, ratings,
+                                f"llm:{config.model}", ids, have)
+        return 1
+
+    return sum(await asyncio.gather(*(one(q) for q in questions)))
+
+
+def _save_judgment(store, dataset, question, runs, order, by_label, best, ratings, judge, ids, have) -> None:
+    best_pipeline = by_label.get(best) if best else None
+    judgment = Judgment(comparison_id=f"eval:{question.id}:{'-'.join(sorted(ids.values()))}"[:200], dataset=dataset,
+                        question_id=question.id, user_input=question.question,
+                        run_ids={p: r.id for p, r in runs.items()}, shown_order=order, blind=True,
+                        verdict="best" if best_pipeline else "tie", best=best_pipeline,
+                        ratings={by_label[k]: v for k, v in ratings.items()}, judge=judge, judge_kind="llm")
+    store.add_judgment(judgment)
+    with store.connect() as db, db:
+        for p, row in have.items():
+            values = dict(row["metrics"])
+            values["judge_best"] = float(best_pipeline == p)
+            rating = judgment.ratings.get(p)
+            values["judge_score"] = (rating - 1) / 4 if rating else None
+            db.execute("UPDATE eval_scores SET metrics = ? WHERE eval_id = ? AND question_id = ? AND pipeline = ?",
+                       (json.dumps(values), ids[p], question.id, p))
 
 
 # reading back ---------------------------------------------------------------------------------------

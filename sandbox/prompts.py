@@ -40,6 +40,7 @@ SPECS = {
     "few_shot": PromptSpec(frozenset({"question"}), frozenset({"instruction"}), examples=True),
     "rag": PromptSpec(frozenset({"question", "context"}), frozenset({"instruction"})),
     "fine_tuned": PromptSpec(frozenset({"question"}), frozenset({"instruction"})),
+    "judge": PromptSpec(frozenset({"question", "answers"}), frozenset({"reference", "labels"})),  # sandbox.evaluate
 }
 
 

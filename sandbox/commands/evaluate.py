@@ -1,0 +1,106 @@
+"""`sandbox eval` and `sandbox advise`: measure the pipelines, then say which approach the evidence favours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sandbox.cli import JsonOpt, app, console, print_json, workspace
+
+DatasetArg = typer.Argument(None, help="Dataset under corpora/ (default: the first one).")
+ReportOpt = typer.Option(None, "--report", help="Also write a stakeholder report: FILE.html (self-contained) or FILE.md.")
+
+SHOWN = ("json_values", "similarity", "token_f1", "exact_match", "hit_at_k", "supported", "cites", "judge_score")
+
+
+def _fmt(interval) -> str:
+    return f"{interval.mean:.2f} [{interval.low:.2f}–{interval.high:.2f}]"
+
+
+def _print_summary(summary) -> None:
+    from rich.table import Table
+
+    rows = [s for s in summary.pipelines.values() if s.n]
+    names = [m for m in SHOWN if any(m in s.metrics for s in rows)]
+    table = Table(title=f"Eval of {summary.dataset}: {summary.questions} questions (mean [95% bootstrap CI])")
+    for col in ["pipeline", "n", "errors", *names, "latency s", "tokens in/out", "cost $/call"]:
+        table.add_column(col)
+    for s in rows:
+        m = s.metrics
+        cells = [_fmt(m[n]) if n in m else "—" for n in names]
+        tokens = f"{m['prompt_tokens'].mean:.0f}/{m['completion_tokens'].mean:.0f}" if "prompt_tokens" in m else "—"
+        table.add_row(s.pipeline, str(s.n), str(s.errors), *cells,
+                      f"{m['latency_s'].mean:.2f}" if "latency_s" in m else "—", tokens,
+                      f"{m['cost_usd'].mean:.6f}" if "cost_usd" in m else "—")
+    console().print(table)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Optional[str] = DatasetArg,
+    as_json: bool = JsonOpt,
+    report: Optional[Path] = ReportOpt,
+    pipelines: str = typer.Option("few-shot,rag,fine-tuned", "--pipelines", "-p", help="Comma-separated pipelines."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Only the first N held-out questions."),
+) -> None:
+    """Run the held-out questions (questions.jsonl) through the pipelines and score every answer.
+
+    Resumable: answers already scored with the same pipeline configuration are not redone.
+    Concurrency comes from [eval] concurrency; an LLM judge runs when [eval] judge_endpoint is set.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from sandbox.evaluate import run_eval
+
+    ws = workspace()
+    names = [p.strip() for p in pipelines.split(",") if p.strip()]
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console(), transient=True, disable=as_json) as bar:
+        task = bar.add_task("answering", total=None)
+        summary = run_eval(ws, dataset, pipelines=names, limit=limit,
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if report:
+        _write_report(ws, summary.dataset, report)
+    if as_json:
+        print_json(summary.model_dump(mode="json"))
+        return
+    _print_summary(summary)
+    console().print(f"{summary.ran} answered, {summary.skipped} already scored (skipped), "
+                    f"{summary.judged} judged, {summary.seconds:.1f} s.")
+
+
+@app.command("advise")
+def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
+                   report: Optional[Path] = ReportOpt) -> None:
+    """Say whether few-shot prompting, RAG or fine-tuning fits this dataset, with the evidence.
+
+    Works from the data alone (example count, output format, jargon, need for document facts,
+    prompt length and cost); uses `sandbox eval` results and judgments when they exist.
+    """
+    from sandbox.advisor import advise
+
+    ws = workspace()
+    advice = advise(ws, dataset)
+    if report:
+        _write_report(ws, advice.dataset, report, advice=advice)
+    if as_json:
+        print_json(advice.contract())
+        return
+    out = console()
+    out.print(f"[bold]{advice.dataset}: {advice.recommendation}[/] (confidence {advice.confidence:.2f}"
+              f"{'' if advice.measured else ', from data signals only'})")
+    for r in advice.reasons:
+        mark = f"→ {r.favours} (+{r.weight:g})" if r.favours else "· info"
+        out.print(f"  [{r.rule}] {mark}: {r.evidence}", markup=False)
+    out.print("Next steps:")
+    for step in advice.next_steps:
+        out.print(f"  - {step}", markup=False)
+
+
+def _write_report(ws, dataset: str, path: Path, advice=None) -> None:
+    from sandbox.report import write_report
+
+    written = write_report(ws, dataset, path, advice=advice)
+    typer.echo(f"Report written to {written}", err=True)
