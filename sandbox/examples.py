@@ -160,7 +160,7 @@ def _parse_examples(path: Path) -> tuple[list[Example], list[Problem]]:
                                 system=_last(messages, "system"), line=number))
     if not examples and not problems:
         problems.append(Problem(line=None, code="empty_file", message="no examples in the file."))
-    return examples, problems
+    return examples, _by_line(problems)
 
 
 def validate_examples(path: str | Path) -> list[Problem]:
@@ -169,6 +169,11 @@ def validate_examples(path: str | Path) -> list[Problem]:
         return _parse_examples(Path(path))[1]
     except DataError as exc:
         return [Problem(line=exc.line, code="unreadable", message=exc.message)]
+
+
+def parse_examples(path: str | Path) -> tuple[list[Example], list[Problem]]:
+    """The valid examples *and* every problem (fine-tuning preflight reports both)."""
+    return _parse_examples(Path(path))
 
 
 def load_examples(path: str | Path) -> list[Example]:
@@ -222,7 +227,7 @@ def _parse_questions(path: Path) -> tuple[list[Question], list[Problem]]:
                                   tags=value.get("tags") or [], source=value.get("source"), line=number))
     if not questions and not problems:
         problems.append(Problem(line=None, code="empty_file", message="no questions in the file."))
-    return questions, problems
+    return questions, _by_line(problems)
 
 
 def validate_questions(path: str | Path) -> list[Problem]:
@@ -238,6 +243,10 @@ def load_questions(path: str | Path) -> list[Question]:
     if problems:
         raise problems[0].error(path, QUESTION_HINT + _more(problems))
     return questions
+
+
+def _by_line(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def _more(problems: list[Problem]) -> str:
