@@ -42,3 +42,21 @@ def demo_copy(tmp_path) -> Path:
     if (REPO / "sandbox.toml").exists():
         shutil.copy(REPO / "sandbox.toml", dest / "sandbox.toml")
     return dest
+
+
+@pytest.fixture(scope="session")
+def local_server(tmp_path_factory):
+    """The real local model server over HTTP (SmolLM2 on loopback), one per test session.
+
+    Yields a ``sandbox.server.inprocess.LocalServer``: ``.base_url`` (``http://127.0.0.1:PORT/v1``),
+    ``.model`` (the LocalModel), ``.app.state.workspace_root`` (its tmp workspace).
+    """
+    from sandbox.config import load_workspace
+    from sandbox.server.inprocess import start_local_server
+
+    root = tmp_path_factory.mktemp("server-ws")
+    server = start_local_server(load_workspace(root), preload=True)
+    try:
+        yield server
+    finally:
+        server.stop()

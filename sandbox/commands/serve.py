@@ -1,0 +1,62 @@
+"""`sandbox serve`: the built-in OpenAI-compatible model server."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Optional
+
+import typer
+
+from sandbox.cli import app, workspace
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, help="Interface to bind (default: server.host in sandbox.toml, 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default: server.port in sandbox.toml, 8700)."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address (no auth!)."),
+    precision: Optional[str] = typer.Option(None, help="fp32, bf16 or int8 (default: server.precision in sandbox.toml, bf16)."),
+) -> None:
+    """Serve SmolLM2-135M-Instruct and your fine-tuned adapters over the OpenAI API (/v1/chat/completions).
+
+    Point any OpenAI client at the printed base URL; the API key can be any string.
+    """
+    import uvicorn
+
+    from sandbox.server.app import create_app
+    from sandbox.server.model import LocalModel
+
+    ws = workspace()
+    host = host or ws.settings.server.host
+    port = port if port is not None else ws.settings.server.port
+    if not _is_loopback(host) and not allow_remote:
+        typer.secho(
+            f"Refusing to bind {host}: the server has no authentication, so anyone on the network could use it.\n"
+            "  Fix: use --host 127.0.0.1, or pass --allow-remote if you really mean it.",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    server = ws.settings.server
+    generator = LocalModel(ws.root, precision=precision or getattr(server, "precision", "bf16"), threads=server.threads)
+    base_url = f"http://{host}:{port}/v1"
+    typer.echo(f"Serving on {base_url}  (workspace {ws.root}, precision {generator.precision})")
+    typer.echo(f'  from openai import OpenAI; client = OpenAI(base_url="{base_url}", api_key="unused")')
+    typer.echo(f"  or: export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=unused")
+    typer.echo("The model loads in the background; the first answer waits for it. Ctrl+C stops.")
+    uvicorn.run(create_app(ws, generator, preload=True), host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+        except OSError:
+            return False

@@ -1,0 +1,208 @@
+"""The FastAPI app: OpenAI's /v1/models and /v1/chat/completions over a ``Generator``.
+
+Generation runs in one worker thread (requests queue there, the event loop never blocks); a client
+that disconnects sets a cancel flag the decode loop checks every token, so the worker is freed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sandbox.server import schemas
+from sandbox.server.model import Generator
+from sandbox.server.schemas import APIError, ChatRequest
+
+log = logging.getLogger("sandbox.server")
+
+OPTIONAL_ROUTERS = ("sandbox.server.files", "sandbox.server.fine_tuning")  # written by the finetune engineer
+DISCONNECT_POLL_S = 0.25
+
+
+def create_app(workspace, generator: Generator | None = None, *, preload: bool = False) -> FastAPI:
+    """The server app for a workspace; ``generator`` defaults to the real local model."""
+    root = Path(getattr(workspace, "root", workspace))
+    if generator is None:
+        generator = default_generator(workspace)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-generate")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if preload and hasattr(generator, "start_loading"):
+            generator.start_loading()
+        yield
+        worker.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="sandbox local model server", lifespan=lifespan)
+    app.state.workspace = workspace
+    app.state.workspace_root = root
+    app.state.model = generator  # other routers (files, fine_tuning) reach the workspace and model here
+    app.state.worker = worker
+    _install_error_handlers(app)
+    _add_routes(app, generator, worker)
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the module exists but something it imports is missing: a real bug
+                raise
+            continue
+        app.include_router(module.router)
+    return app
+
+
+def default_generator(workspace) -> Generator:
+    from sandbox.server.model import LocalModel
+
+    settings = getattr(workspace, "settings", None)
+    server = getattr(settings, "server", None)
+    precision = getattr(server, "precision", None)
+    kwargs = {"threads": getattr(server, "threads", 0)}
+    if precision:
+        kwargs["precision"] = precision
+    return LocalModel(Path(getattr(workspace, "root", workspace)), **kwargs)
+
+
+# ---- routes ---------------------------------------------------------------------------------
+
+
+def _add_routes(app: FastAPI, generator: Generator, worker: ThreadPoolExecutor) -> None:
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        cards = await run_in_threadpool(generator.list_models)
+        return {"object": "list", "data": [c.model_dump() for c in cards]}
+
+    @app.get("/v1/models/{model_id:path}")
+    async def get_model(model_id: str) -> dict[str, Any]:
+        cards = {c.id: c for c in await run_in_threadpool(generator.list_models)}
+        if model_id not in cards:
+            raise schemas.model_not_found(model_id, list(cards))
+        return cards[model_id].model_dump()
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatRequest, request: Request):
+        body.check_supported()
+        prepared = await run_in_threadpool(generator.prepare, body.model, body.chat(), body.params())
+        job = _Job(generator, prepared, asyncio.get_running_loop())
+        job.future = asyncio.get_running_loop().run_in_executor(worker, job.run)
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(_sse(job, body.model, include_usage), media_type="text/event-stream")
+        try:
+            done = await _wait_watching_client(job, request)
+        except asyncio.CancelledError:
+            job.cancel.set()
+            raise
+        return schemas.chat_completion(schemas.completion_id(), body.model, done)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "model_loaded": bool(getattr(generator, "loaded", True))}
+
+
+class _Job:
+    """One generation: runs in the worker, forwards text deltas to the event loop through a queue."""
+
+    def __init__(self, generator: Generator, prepared, loop: asyncio.AbstractEventLoop):
+        self.generator, self.prepared, self.loop = generator, prepared, loop
+        self.cancel = threading.Event()
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.future: asyncio.Future | None = None
+
+    def run(self):
+        try:
+            return self.generator.run(self.prepared, self._emit, self.cancel.is_set)
+        finally:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, None)  # end of stream
+
+    def _emit(self, text: str) -> None:
+        self.loop.call_soon_threadsafe(self.events.put_nowait, text)
+
+
+async def _wait_watching_client(job: _Job, request: Request) -> schemas.Completion:
+    """Await the job; if the client hangs up meanwhile, tell the worker to stop."""
+    while True:
+        done, _ = await asyncio.wait({job.future}, timeout=DISCONNECT_POLL_S)
+        if done:
+            return job.future.result()
+        if await request.is_disconnected():
+            job.cancel.set()
+
+
+async def _sse(job: _Job, model: str, include_usage: bool) -> AsyncIterator[str]:
+    cid, created = schemas.completion_id(), int(time.time())
+    try:
+        yield _event(schemas.chunk(cid, model, created, {"role": "assistant", "content": ""}, with_usage=include_usage))
+        while (text := await job.events.get()) is not None:
+            yield _event(schemas.chunk(cid, model, created, {"content": text}, with_usage=include_usage))
+        try:
+            done = await job.future
+        except APIError as exc:
+            yield _event(exc.body())
+            return
+        except Exception as exc:  # the stream has started: report in-band, as OpenAI does
+            log.exception("generation failed")
+            yield _event(APIError(500, f"Generation failed: {exc}", type="server_error").body())
+            return
+        finish = "length" if done.finish_reason == "length" else "stop"
+        yield _event(schemas.chunk(cid, model, created, {}, finish, with_usage=include_usage))
+        if include_usage:
+            yield _event(schemas.usage_chunk(cid, model, created, done))
+        yield "data: [DONE]\n\n"
+    finally:
+        job.cancel.set()  # client gone (or finished): the decode loop stops at its next token
+
+
+def _event(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, exc: APIError):
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError):
+        return JSONResponse(_validation_body(exc), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException):
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        return JSONResponse(APIError(exc.status_code, str(exc.detail), type=kind).body(), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def server_error(_: Request, exc: Exception):
+        log.exception("unhandled server error")
+        return JSONResponse(APIError(500, f"Internal error: {exc}", type="server_error").body(), status_code=500)
+
+
+def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    if first.get("type") == "json_invalid":
+        message = "The request body is not valid JSON."
+    else:
+        message = f"Invalid value for {param or 'the request'}: {first.get('msg')}"
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return APIError(400, message, param=param, code="invalid_value").body()

