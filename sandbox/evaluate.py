@@ -339,6 +339,7 @@ def load_summary(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINE
 
 def _examples(store: Store, answers: dict[str, dict[str, Any]], n: int) -> list[dict[str, Any]]:
     """A few questions answered by every pipeline, for the report's side-by-side table."""
+    answers = {name: rows for name, rows in answers.items() if rows}  # pipelines not evaluated don't count
     shared = sorted(set.intersection(*(set(a) for a in answers.values()))) if answers else []
     rng = random.Random(BOOTSTRAP_SEED)
     picked = sorted(rng.sample(shared, min(n, len(shared))))
