@@ -180,7 +180,7 @@ def build(ctx: AppContext) -> None:
                            "answer": gr.Textbox(label="Answer", lines=10, max_lines=30, interactive=False,
                                                 elem_id=f"answer-{i}", buttons=["copy"]),
                            "meta": gr.Textbox(show_label=False, container=False, interactive=False, elem_id=f"meta-{i}")}
-                    with gr.Accordion("Retrieved sources", open=False):
+                    with gr.Accordion("Retrieved sources", open=False, elem_id=f"sources-acc-{i}"):
                         col["sources"] = gr.Textbox(show_label=False, lines=6, max_lines=30, interactive=False,
                                                     elem_id=f"sources-{i}")
                     col["rank"] = gr.Dropdown(choices=[str(r) for r in range(1, N + 1)], value=None,
