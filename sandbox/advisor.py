@@ -91,6 +91,9 @@ def rule_format(s: DataSignals) -> list[Reason]:
     if _strict_format(s):
         return [Reason(rule="format", favours="fine-tuned", weight=round(3 * s.format_consistency, 2),
                        evidence=f"{shape}: a strict format is what fine-tuning teaches most reliably")]
+    if s.format_consistency >= FORMAT_CONSISTENT and s.format_fields == 0:
+        return [Reason(rule="format", evidence=f"outputs are free text ({s.format_consistency:.0%} without labelled fields or JSON): "
+                                               "no fixed structure to teach")]
     if s.format_consistency >= FORMAT_CONSISTENT:
         return [Reason(rule="format", favours="few-shot", weight=1.0,
                        evidence=f"{shape} (< {FORMAT_FIELDS}): a simple format a prompt with examples can ask for")]
