@@ -1,0 +1,75 @@
+"""Advisor tab: the verdict, the reasons with their numbers, next steps, and the report to download."""
+
+from __future__ import annotations
+
+import html
+import tempfile
+from pathlib import Path
+
+from sandbox.app.context import AppContext
+
+REASON_COLUMNS = ["rule", "favours", "weight", "evidence"]
+
+
+def advise(ctx: AppContext, dataset: str):
+    from sandbox.advisor import advise as run
+
+    return run(ctx.workspace, dataset, store=ctx.store)
+
+
+def verdict_markdown(advice) -> str:
+    basis = "evaluations and judgments included" if advice.measured else "from data signals only"
+    return (f"### {html.escape(advice.dataset)}: **{advice.recommendation}**\n"
+            f"Confidence {advice.confidence:.2f} ({basis}). Scores: "
+            + ", ".join(f"{p} {v:g}" for p, v in advice.scores.items()))
+
+
+def reasons_table(advice) -> list[list[str]]:
+    return [[r.rule, r.favours or "—", f"{r.weight:g}", r.evidence] for r in advice.reasons]
+
+
+def steps_text(advice) -> str:
+    return "\n".join(f"- {s}" for s in advice.next_steps)
+
+
+def report_file(ctx: AppContext, dataset: str, suffix: str = ".html") -> str:
+    from sandbox.report import write_report
+
+    folder = Path(tempfile.mkdtemp(prefix="sandbox-report-"))
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in dataset) or "dataset"
+    return str(write_report(ctx.workspace, dataset, folder / f"report-{safe}{suffix}", store=ctx.store))
+
+
+def build(ctx: AppContext) -> None:
+    import gradio as gr
+
+    with gr.Tab("Advisor", id="advisor") as tab:
+        gr.Markdown("Which approach fits this data? The rules of the decision framework applied to the dataset's "
+                    "signals, the eval results and the judgments, each with the number behind it.")
+        with gr.Row():
+            go = gr.Button("Advise", variant="primary", elem_id="advise-run")
+            fmt = gr.Radio(choices=[".html", ".md"], value=".html", label="Report format")
+            make = gr.Button("Build report", elem_id="advise-report")
+        verdict = gr.Markdown(elem_id="advise-verdict")
+        reasons = gr.Dataframe(headers=REASON_COLUMNS, label="Reasons", interactive=False, wrap=True, elem_id="advise-reasons")
+        steps = gr.Textbox(label="Next steps", lines=4, interactive=False, elem_id="advise-steps")
+        download = gr.File(label="Report", interactive=False)
+
+        def on_advise(dataset: str):
+            if not dataset:
+                return "No dataset selected.", [], ""
+            try:
+                advice = advise(ctx, dataset)
+            except Exception as exc:  # a domain error's message says how to fix it
+                raise gr.Error(str(exc)) from exc
+            return verdict_markdown(advice), reasons_table(advice), steps_text(advice)
+
+        def on_report(dataset: str, suffix: str) -> str:
+            try:
+                return report_file(ctx, dataset, suffix)
+            except Exception as exc:
+                raise gr.Error(str(exc)) from exc
+
+        gr.on([go.click, tab.select, ctx.dataset.change], on_advise, ctx.dataset, [verdict, reasons, steps],
+              api_visibility="private")
+        make.click(on_report, [ctx.dataset, fmt], download, api_visibility="private")
