@@ -61,19 +61,63 @@ def _model_label(path: Path) -> str:
     return path.name
 
 
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _describe(path: Path) -> tuple[int | None, int | None]:
+    """(dimension, max tokens) from a sentence-transformers folder's config files, without
+    loading weights; None where the files do not say (then the model itself is asked)."""
+    dim = None
+    modules = _read_json(path / "modules.json")
+    for module in modules if isinstance(modules, list) else []:
+        config = _read_json(path / module.get("path", "") / "config.json")
+        if module.get("type", "").endswith("Pooling"):
+            dim = config.get("word_embedding_dimension", dim)
+        elif module.get("type", "").endswith("Dense"):
+            dim = config.get("out_features", dim)
+    max_len = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
+    return dim, max_len
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from a local folder, on CPU."""
+    """A sentence-transformers model from a local folder, on CPU.
+
+    The weights load on first use, so code that only needs ``name`` (an unchanged index,
+    a mismatch check) stays fast."""
 
     def __init__(self, path: Path):
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # a "Loading weights" bar per process is noise on stderr
         self.path = path
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length or 512)
+        dim, max_len = _describe(path)
+        self._model = None
+        self._load_lock = threading.Lock()
+        if dim is None or max_len is None:
+            dim, max_len = int(self.model.get_embedding_dimension()), self.model.max_seq_length
+        self.dim = int(dim)
+        self.max_tokens = int(max_len or 512)
         self.name = f"{_model_label(path)}-{self.dim}"
+
+    @property
+    def model(self):
+        with self._load_lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # a "Loading weights" bar per process is noise on stderr
+                try:
+                    self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                except (OSError, ValueError) as exc:
+                    raise ConfigError(
+                        f"Could not load the embedding model from {self.path}: {exc}",
+                        "Point [index] embedding_model at a folder saved by sentence-transformers (with modules.json).",
+                    ) from exc
+            return self._model
 
     @property
     def tokenizer(self):
@@ -166,16 +210,11 @@ def resolve_model_path(spec: str) -> Path:
 
 
 def get_embedder(settings) -> SentenceTransformerEmbedder:
-    """The embedder configured in ``settings.index.embedding_model``, loaded once per process."""
+    """The embedder configured in ``settings.index.embedding_model``, one per model per process
+    (its weights load on first ``encode``/``count_tokens``)."""
     path = resolve_model_path(settings.index.embedding_model)
     key = str(path)
     with _lock:  # two threads asking at once must not load the model twice
         if key not in _loaded:
-            try:
-                _loaded[key] = SentenceTransformerEmbedder(path)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"Could not load the embedding model from {path}: {exc}",
-                    "Point [index] embedding_model at a folder saved by sentence-transformers (with modules.json).",
-                ) from exc
+            _loaded[key] = SentenceTransformerEmbedder(path)
         return _loaded[key]
