@@ -79,6 +79,7 @@ class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8700
     threads: int = 0  # 0: let torch decide
+    precision: str = Field("bf16", description="local model weights: fp32, bf16 or int8 (see sandbox serve --help)")
 
 
 class EvalConfig(_Section):

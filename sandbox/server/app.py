@@ -35,7 +35,7 @@ DISCONNECT_POLL_S = 0.25
 
 def create_app(workspace, generator: Generator | None = None, *, preload: bool = False) -> FastAPI:
     """The server app for a workspace; ``generator`` defaults to the real local model."""
-    root = Path(getattr(workspace, "root", workspace))
+    root = workspace_root(workspace)
     if generator is None:
         generator = default_generator(workspace)
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-generate")
@@ -74,7 +74,12 @@ def default_generator(workspace) -> Generator:
     kwargs = {"threads": getattr(server, "threads", 0)}
     if precision:
         kwargs["precision"] = precision
-    return LocalModel(Path(getattr(workspace, "root", workspace)), **kwargs)
+    return LocalModel(workspace_root(workspace), **kwargs)
+
+
+def workspace_root(workspace) -> Path:
+    """The folder of a Workspace, or the path itself (a Path has its own, unrelated ``.root``)."""
+    return Path(workspace) if isinstance(workspace, (str, Path)) else Path(workspace.root)
 
 
 # ---- routes ---------------------------------------------------------------------------------

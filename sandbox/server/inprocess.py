@@ -83,7 +83,9 @@ def local_base_url(workspace) -> str:
     """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once)."""
     if url := os.environ.get("SANDBOX_LOCAL_BASE_URL"):
         return url.rstrip("/")
-    root = Path(getattr(workspace, "root", workspace)).resolve()
+    from sandbox.server.app import workspace_root
+
+    root = workspace_root(workspace).resolve()
     with _servers_lock:
         server = _servers.get(root)
         if server is None or not server._thread.is_alive():
