@@ -1,0 +1,175 @@
+"""The local provider's job runner: validate, queue, start one worker process at a time,
+cancel, and notice workers that died.
+
+Training never runs in the server's process: each job is a ``python -m
+sandbox.finetune.worker`` subprocess in its own session. The job's state is derived from
+disk on every look (job.json, the worker's result.json, whether its pid is alive), so a
+restarted server, a CLI in another process and a killed worker all see the truth.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sandbox.errors import FineTuneError
+from sandbox.finetune import BASE_MODEL
+from sandbox.finetune.store import FileStore, Hyperparameters, JobError, JobRecord, JobStore, new_id
+
+MIN_EXAMPLES = 10  # OpenAI's minimum too
+_children: dict[int, subprocess.Popen] = {}  # our own workers, polled so they get reaped
+_lock = threading.Lock()
+
+
+class InvalidRequest(FineTuneError):
+    """A 400: the request or its files are unusable (message says which line and why)."""
+
+    def __init__(self, message: str, param: str | None = None, code: str = "invalid_request"):
+        super().__init__(message)
+        self.param, self.code = param, code
+
+
+def validate_file(files: FileStore, file_id: str, param: str) -> int:
+    """Number of examples in an uploaded training/validation file, or InvalidRequest."""
+    from sandbox.examples import parse_examples
+
+    record = files.get(file_id)
+    if record is None:
+        raise InvalidRequest(f"File {file_id!r} not found.", param, "file_not_found")
+    if record.purpose != "fine-tune":
+        raise InvalidRequest(f"File {file_id!r} has purpose {record.purpose!r}; upload it with purpose='fine-tune'.", param)
+    examples, problems = parse_examples(files.path(file_id))
+    if problems:
+        shown = "; ".join(f"line {p.line}: [{p.code}] {p.message}" for p in problems[:5])
+        raise InvalidRequest(f"File {file_id} ({record.filename}) is not valid fine-tuning data: {shown}", param, "invalid_file")
+    if param == "training_file" and len(examples) < MIN_EXAMPLES:
+        raise InvalidRequest(f"Training file {file_id} has {len(examples)} examples; at least {MIN_EXAMPLES} are required.", param, "invalid_file")
+    return len(examples)
+
+
+def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL, validation_file: str | None = None,
+               hyperparameters: dict | None = None, suffix: str | None = None, seed: int | None = None,
+               metadata: dict | None = None) -> JobRecord:
+    if model != BASE_MODEL:
+        raise InvalidRequest(f"Model {model!r} cannot be fine-tuned here; the local provider fine-tunes {BASE_MODEL!r}.", "model", "model_not_available")
+    if suffix is not None and (len(suffix) > 40 or not all(c.isalnum() or c in "-_" for c in suffix)):
+        raise InvalidRequest("suffix must be up to 40 letters, digits, '-' or '_'.", "suffix")
+    hp = Hyperparameters(**(hyperparameters or {}))
+    for name in ("n_epochs", "batch_size"):
+        value = getattr(hp, name)
+        if value != "auto" and (not isinstance(value, int) or value < 1):
+            raise InvalidRequest(f"hyperparameters.{name} must be a positive integer or 'auto'.", f"hyperparameters.{name}")
+    lr = hp.learning_rate_multiplier
+    if lr != "auto" and (not isinstance(lr, (int, float)) or lr <= 0):
+        raise InvalidRequest("hyperparameters.learning_rate_multiplier must be positive or 'auto'.", "hyperparameters.learning_rate_multiplier")
+    files, jobs = FileStore(state_dir), JobStore(state_dir)
+    n_train = validate_file(files, training_file, "training_file")
+    n_valid = validate_file(files, validation_file, "validation_file") if validation_file else 0
+    job = JobRecord(id=new_id("ftjob"), created_at=int(time.time()), model=model, training_file=training_file,
+                    validation_file=validation_file, hyperparameters=hp, suffix=suffix,
+                    seed=seed if seed is not None else 42, metadata=metadata, status="queued")
+    jobs.save(job)
+    jobs.event(job.id, f"Validated files: {n_train} training examples, {n_valid} validation examples.")
+    jobs.event(job.id, "Job queued.")
+    return refresh(state_dir, job.id)
+
+
+def pid_alive(pid: int | None, job_id: str) -> bool:
+    """Is ``pid`` still *this job's* worker (not a zombie, not a reused pid)?"""
+    if not pid:
+        return False
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        _children.pop(pid, None)
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return False
+        return job_id.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): fall back to signal 0
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+
+def refresh(state_dir: Path, job_id: str) -> JobRecord:
+    """The job's current state; applies worker results, detects dead workers, starts queued jobs."""
+    with _lock:
+        jobs = JobStore(state_dir)
+        job = jobs.get(job_id)
+        if job is None:
+            raise InvalidRequest(f"Job {job_id!r} not found.", "fine_tuning_job_id", "not_found")
+        if job.status == "running":
+            job = _settle(jobs, job)
+        if job.status == "queued" and not any(j.status == "running" and _settle(jobs, j).status == "running" for j in jobs.list() if j.id != job.id):
+            oldest = min((j for j in jobs.list() if j.status == "queued"), key=lambda j: (j.created_at, j.id))
+            if oldest.id == job.id:
+                job = _start(state_dir, jobs, job)
+        return job
+
+
+def _settle(jobs: JobStore, job: JobRecord) -> JobRecord:
+    result = jobs.result(job.id)
+    if result is not None:
+        job.status = result["status"]
+        job.finished_at = result.get("finished_at", int(time.time()))
+        job.fine_tuned_model = result.get("fine_tuned_model")
+        job.trained_tokens = result.get("trained_tokens")
+        job.result_files = result.get("result_files", [])
+        job.error = JobError(**result["error"]) if result.get("error") else None
+        job.estimated_finish = None
+        jobs.save(job)
+    elif not pid_alive(job.pid, job.id):
+        job.status, job.finished_at, job.estimated_finish = "failed", int(time.time()), None
+        job.error = JobError(code="worker_died", message=f"The training worker (pid {job.pid}) exited without a result "
+                             f"(killed, out of memory or crashed); see {jobs.job_dir(job.id) / 'worker.log'}. Create the job again.")
+        jobs.save(job)
+        jobs.event(job.id, job.error.message, level="error")
+    return job
+
+
+def _start(state_dir: Path, jobs: JobStore, job: JobRecord) -> JobRecord:
+    log = open(jobs.job_dir(job.id) / "worker.log", "ab")
+    workspace_root = state_dir.parent
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.finetune.worker", str(workspace_root), job.id],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                            cwd=str(workspace_root))
+    log.close()
+    _children[proc.pid] = proc
+    job.status, job.pid, job.started_at = "running", proc.pid, int(time.time())
+    jobs.save(job)
+    jobs.event(job.id, f"Fine-tuning job started (worker pid {proc.pid}).")
+    return job
+
+
+def cancel(state_dir: Path, job_id: str) -> JobRecord:
+    job = refresh(state_dir, job_id)
+    if job.done:
+        return job
+    jobs = JobStore(state_dir)
+    with _lock:
+        pid = job.pid
+        job.status, job.finished_at, job.estimated_finish = "cancelled", int(time.time()), None
+        jobs.save(job)
+        jobs.event(job.id, "Fine-tuning job cancelled.")
+        if job.pid and pid_alive(pid, job.id):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except OSError:
+                pass
+    return job
+
+
+def list_jobs(state_dir: Path) -> list[JobRecord]:
+    jobs = JobStore(state_dir)
+    return [refresh(state_dir, j.id) if not j.done else j for j in jobs.list()]
