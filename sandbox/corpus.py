@@ -177,10 +177,11 @@ def docx_blocks(path: Path) -> list[Block]:
     import zipfile
 
     import docx
+    from docx.opc.exceptions import OpcError
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (OpcError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UnreadableFile(f"broken DOCX ({exc})") from exc
     blocks = []
     for para in document.paragraphs:
@@ -265,6 +266,8 @@ def iter_documents(docs_dir: Path, max_bytes: int, on_skip: Callable[[Skipped], 
             on_skip(Skipped(source=source, reason=f"{source}: {exc}"))
         except (OSError, UnicodeError) as exc:
             on_skip(Skipped(source=source, reason=f"{source}: could not read ({exc})"))
+        except Exception as exc:  # noqa: BLE001 — PDF/DOCX/HTML parsers raise arbitrary types on malformed files
+            on_skip(Skipped(source=source, reason=f"{source}: could not parse ({type(exc).__name__}: {exc})"))
 
 
 def load_documents(docs_dir: Path, max_bytes: int = 20_000_000) -> tuple[list[Document], list[Skipped]]:
