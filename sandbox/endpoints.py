@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import random
+import ssl
 import time
 import weakref
 from collections.abc import Callable
@@ -66,14 +67,28 @@ def resolve_base_url(workspace: Workspace, config: EndpointConfig) -> str:
 _CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+_SSL: list[ssl.SSLContext] = []
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: building one (loading the CA bundle) takes ~60 ms, and each
+    new event loop (every sync ``compare``) would otherwise pay it per endpoint."""
+    if not _SSL:
+        import certifi
+
+        _SSL.append(ssl.create_default_context(cafile=certifi.where()))
+    return _SSL[0]
+
+
 def _client(base_url: str, api_key: str, timeout_s: float):
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
     loop = asyncio.get_running_loop()
     per_loop = _CLIENTS.setdefault(loop, {})
     key = (base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s)
     if key not in per_loop:
-        per_loop[key] = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+        per_loop[key] = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0,
+                                    http_client=DefaultAsyncHttpxClient(verify=_ssl_context()))
     return per_loop[key]
 
 

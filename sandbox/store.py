@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +82,7 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -88,12 +90,18 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
+        # One connection per thread, kept open: opening one costs ~10 ms (WAL setup, checkpoint on
+        # close), more than the write itself. WAL + synchronous=NORMAL stays consistent on a crash.
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
         try:
             yield db
         finally:
-            db.close()
+            if db.in_transaction:  # as closing did: uncommitted work is discarded, locks released
+                db.rollback()
 
     # runs ---------------------------------------------------------------
     def add_runs(self, runs: Iterable[RunRecord]) -> None:
