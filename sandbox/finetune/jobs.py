@@ -112,7 +112,7 @@ def refresh(state_dir: Path, job_id: str) -> JobRecord:
         if job.status == "running":
             job = _settle(jobs, job)
         if job.status == "queued" and not any(j.status == "running" and _settle(jobs, j).status == "running" for j in jobs.list() if j.id != job.id):
-            oldest = min((j for j in jobs.list() if j.status == "queued"), key=lambda j: (j.created_at, j.id))
+            oldest = min((j for j in jobs.list() if j.status == "queued"), key=lambda j: j.created_ns)
             if oldest.id == job.id:
                 job = _start(state_dir, jobs, job)
         return job

@@ -78,6 +78,7 @@ class FileRecord(BaseModel):
     status: str = "processed"
     expires_at: int | None = None
     status_details: str | None = None
+    created_ns: int = Field(default_factory=time.time_ns, exclude=True)  # order within one second
 
 
 class FileStore:
@@ -90,7 +91,7 @@ class FileStore:
                             filename=safe_filename(filename), purpose=purpose)
         ext = ".csv" if record.filename.lower().endswith(".csv") else ".jsonl"  # parsers go by suffix
         (self.dir / f"{record.id}.data{ext}").write_bytes(data)
-        write_json(self.dir / f"{record.id}.json", record.model_dump())
+        write_json(self.dir / f"{record.id}.json", {**record.model_dump(), "created_ns": record.created_ns})
         return record
 
     def get(self, file_id: str) -> FileRecord | None:
@@ -105,7 +106,7 @@ class FileStore:
 
     def list(self) -> list[FileRecord]:
         records = [FileRecord.model_validate_json(p.read_text(encoding="utf-8")) for p in self.dir.glob("file-*.json")]
-        return sorted(records, key=lambda r: (r.created_at, r.id), reverse=True)
+        return sorted(records, key=lambda r: r.created_ns, reverse=True)
 
     def delete(self, file_id: str) -> bool:
         if self.get(file_id) is None:
@@ -152,9 +153,10 @@ class JobRecord(BaseModel):
     # local only (not part of OpenAI's shape; stripped from API responses)
     pid: int | None = None
     started_at: int | None = None
+    created_ns: int = Field(default_factory=time.time_ns)
 
     def api(self) -> dict[str, Any]:
-        data = self.model_dump(exclude={"pid", "started_at", "suffix"})
+        data = self.model_dump(exclude={"pid", "started_at", "suffix", "created_ns"})
         data["method"] = {"type": "supervised", "supervised": {"hyperparameters": data["hyperparameters"]}}
         return data
 
@@ -194,7 +196,7 @@ class JobStore:
 
     def list(self) -> list[JobRecord]:
         jobs = [JobRecord.model_validate_json(p.read_text(encoding="utf-8")) for p in self.dir.glob("ftjob-*/job.json")]
-        return sorted(jobs, key=lambda j: (j.created_at, j.id), reverse=True)
+        return sorted(jobs, key=lambda j: j.created_ns, reverse=True)
 
     def event(self, job_id: str, message: str, level: str = "info", data: dict | None = None,
               type_: str = "message") -> None:

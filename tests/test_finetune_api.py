@@ -1,0 +1,153 @@
+"""The local provider's OpenAI-shaped /v1/files and /v1/fine_tuning/jobs, driven by the real
+``openai`` client (strict response validation) over HTTP; plus refusals from a fake provider."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import openai
+import pytest
+
+from sandbox.config import load_workspace
+from sandbox.errors import FineTuneError
+
+pytestmark = pytest.mark.integration
+
+
+def examples(n: int) -> bytes:
+    rows = [{"messages": [{"role": "user", "content": f"colour {i}"}, {"role": "assistant", "content": f"C{i}"}]} for i in range(n)]
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+@pytest.fixture
+def server(workspace_dir):
+    from sandbox.server.inprocess import start_local_server
+
+    srv = start_local_server(load_workspace(workspace_dir), preload=False)
+    yield srv
+    srv.stop()
+
+
+def client_for(srv) -> openai.OpenAI:
+    return openai.OpenAI(base_url=srv.base_url, api_key="x", max_retries=0, _strict_response_validation=True)
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def test_files_upload_list_retrieve_content_delete(server):
+    client = client_for(server)
+    f = client.files.create(file=("../../etc/My Data!.jsonl", examples(12)), purpose="fine-tune")
+    assert f.object == "file" and f.purpose == "fine-tune" and f.bytes == len(examples(12))
+    assert f.filename == "My_Data_.jsonl"  # sanitised, no path
+    assert client.files.retrieve(f.id).id == f.id
+    assert [x.id for x in client.files.list(purpose="fine-tune").data] == [f.id]
+    assert client.files.content(f.id).read() == examples(12)
+    assert client.files.delete(f.id).deleted is True
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(f.id)
+
+
+def test_invalid_training_file_is_a_400_naming_the_line(server):
+    client = client_for(server)
+    bad = examples(11) + b'{"messages": [{"role": "user", "content": "no answer"}]}\n'
+    f = client.files.create(file=("bad.jsonl", bad), purpose="fine-tune")
+    with pytest.raises(openai.BadRequestError) as err:
+        client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id)
+    assert "line 12" in str(err.value) and "example_missing_assistant_message" in str(err.value)
+    small = client.files.create(file=("small.jsonl", examples(3)), purpose="fine-tune")
+    with pytest.raises(openai.BadRequestError, match="at least 10"):
+        client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=small.id)
+    with pytest.raises(openai.NotFoundError):
+        client.fine_tuning.jobs.retrieve("ftjob-0123")
+
+
+def test_cancel_restart_persistence_and_killed_worker(workspace_dir, server):
+    from sandbox.server.inprocess import start_local_server
+
+    client = client_for(server)
+    f = client.files.create(file=("train.jsonl", examples(12)), purpose="fine-tune")
+    first = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, suffix="one",
+                                           hyperparameters={"n_epochs": 2})
+    assert first.status == "running" and first.hyperparameters.n_epochs == 2
+    second = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, suffix="two")
+    assert second.status == "queued"  # one worker at a time on a small machine
+    cancelled = client.fine_tuning.jobs.cancel(first.id)
+    assert cancelled.status == "cancelled"
+    # the queued job starts once the first is out of the way
+    running = wait_for(lambda: (j := client.fine_tuning.jobs.retrieve(second.id)).status == "running" and j)
+    events = client.fine_tuning.jobs.list_events(first.id).data
+    assert any("cancelled" in e.message for e in events)
+
+    # restart: a new server on the same workspace sees the same files and jobs
+    server.stop()
+    with start_local_server(load_workspace(workspace_dir), preload=False) as again:
+        client2 = client_for(again)
+        assert [x.id for x in client2.files.list().data] == [f.id]
+        page = client2.fine_tuning.jobs.list(limit=1)
+        assert page.has_more and page.data[0].id == second.id
+        assert [j.id for j in client2.fine_tuning.jobs.list(after=second.id).data] == [first.id]
+        # kill the worker the hard way: the job becomes failed with a reason
+        pid = json.loads((workspace_dir / ".sandbox/finetune/jobs" / second.id / "job.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        failed = wait_for(lambda: (j := client2.fine_tuning.jobs.retrieve(second.id)).status == "failed" and j, 20)
+        assert failed.error.code == "worker_died" and str(pid) in failed.error.message
+        assert client2.fine_tuning.jobs.retrieve(first.id).status == "cancelled"
+
+
+class _Refuser(BaseHTTPRequestHandler):
+    """A provider that takes files but refuses fine-tuning like an account without access."""
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.path.endswith("/files"):
+            body, status = {"id": "file-abc", "object": "file", "bytes": 1, "created_at": 1, "filename": "t.jsonl",
+                            "purpose": "fine-tune", "status": "processed"}, 200
+        else:
+            body, status = {"error": {"message": "Fine-tuning is not available for your organization.",
+                                      "type": "invalid_request_error", "param": None, "code": "model_not_available"}}, 403
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_refusal_from_provider_is_one_clear_message(demo_copy, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sandbox.cli import app
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refuser)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        ds = demo_copy / "corpora" / "refused"
+        ds.mkdir(parents=True)
+        (ds / "examples.jsonl").write_bytes(examples(12))
+        toml = demo_copy / "sandbox.toml"
+        toml.write_text(toml.read_text() + f'\n[endpoints.remote]\nbase_url = "http://127.0.0.1:{httpd.server_port}/v1"\n'
+                        'api_key_env = "REMOTE_KEY"\nmodel = "gpt-4o-mini"\nmax_retries = 0\n')
+        monkeypatch.setenv("REMOTE_KEY", "sk-test")
+        result = CliRunner().invoke(app, ["--workspace", str(demo_copy), "finetune", "refused", "--endpoint", "remote", "--no-wait"])
+        assert result.exit_code != 0
+        exc = result.exception
+        assert isinstance(exc, FineTuneError)
+        assert "not available to this account" in exc.message and "403" in exc.message
+        assert "--provider local" in exc.hint
+    finally:
+        httpd.shutdown()
