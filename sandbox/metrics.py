@@ -3,14 +3,12 @@
 Every metric returns a float in [0, 1] (or None when it does not apply, e.g. JSON
 agreement when the reference is not JSON), so aggregates and charts treat them alike.
 
-Groundedness ("is a RAG answer supported by its retrieved contexts?") is measured two
-ways, both cheap and deterministic:
-- ``context_support``: share of the answer's content terms (lower-cased words that are not
-  stop words) that occur in the retrieved contexts. An answer made of words the contexts
-  contain is very likely drawn from them; invented facts (names, numbers) lower it.
-- ``context_similarity``: the best cosine similarity between the answer and one context,
-  from the workspace embedder (computed in ``sandbox.evaluate`` where the embedder lives).
-``supported`` is ``context_support >= SUPPORT_THRESHOLD``.
+Groundedness ("is a RAG answer supported by its retrieved contexts?") is token-overlap
+based, cheap and deterministic: ``context_support`` is the share of the answer's content
+terms (lower-cased words that are not stop words) that occur in the retrieved contexts. An
+answer made of words the contexts contain is very likely drawn from them; invented facts
+(names, numbers) lower it. ``supported`` is ``context_support >= SUPPORT_THRESHOLD``.
+Similarity to the reference is embedding based (cosine, workspace embedder; in ``sandbox.evaluate``).
 """
 
 from __future__ import annotations
