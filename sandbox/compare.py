@@ -110,7 +110,9 @@ async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources
         pipeline = pipeline_class(name)(workspace, record.dataset, resources)
         prepared = await asyncio.to_thread(pipeline.prepare, record.user_input)
         record.model, record.prompt_messages, record.contexts = prepared.model, prepared.messages, prepared.contexts
+        resolving = time.perf_counter()
         endpoint = await asyncio.to_thread(ChatEndpoint.for_pipeline, workspace, name)
+        started += time.perf_counter() - resolving  # starting the local server once is not this call's latency
         record.endpoint = endpoint.name
         config = pipeline.config
         result = await endpoint.complete(prepared.messages, model=prepared.model, max_tokens=config.max_tokens,
