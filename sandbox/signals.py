@@ -146,9 +146,9 @@ def knowledge_signal(pairs: list[tuple[str, str]], outputs: list[str], doc_vocab
     if not pairs or not doc_vocab:
         return 0.0, []
     # Recurring output vocabulary (labels, enum values, template words) is learnable from
-    # examples, so it is not knowledge: a term counts only if it is in < 3 outputs / 2%.
+    # examples, so it is not knowledge: a term counts only if at most one example output uses it.
     seen = Counter(t for o in outputs for t in set(words(o)))
-    recurring = {t for t, n in seen.items() if n >= max(3, 0.02 * len(outputs))}
+    recurring = {t for t, n in seen.items() if n >= 2}
     needing, facts = 0, Counter()
     for question, reference in pairs:
         asked = set(words(question))
