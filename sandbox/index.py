@@ -75,7 +75,7 @@ def build_index(
     if rebuild:
         drop_collections(chroma, name)
         clear_bm25_cache(workspace, name)
-    chunks_col, markers_col = open_collections(chroma, name, embedder, create=True)
+    chunks_col, markers_col = open_collections(chroma, name, embedder, create=True, dataset=dataset)
 
     idx = workspace.settings.index
     docs, skipped = load_documents(folder, int(idx.max_file_mb * 1_000_000))

@@ -135,14 +135,7 @@ class Retriever:
         self.mode, self.rrf_k, self.weights, self.candidates = mode, rrf_k, weights, candidates
         self.embedder = embedder or get_embedder(workspace.settings)
         name = collection_name(workspace, self.dataset)
-        try:
-            self.collection, _ = open_collections(client(workspace), name, self.embedder, create=False)
-        except IndexStateError as exc:
-            if exc.message != "missing":
-                raise
-            raise IndexStateError(
-                f"No index for dataset {self.dataset!r} yet.", f"Run `sandbox index {self.dataset}` first."
-            ) from None
+        self.collection, _ = open_collections(client(workspace), name, self.embedder, create=False, dataset=self.dataset)
         ids = get_all(self.collection, [])["ids"]
         if not ids:
             raise IndexStateError(

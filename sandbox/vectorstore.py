@@ -19,6 +19,10 @@ from sandbox.errors import ConfigError, IndexStateError
 PAGE = 5000  # rows per Chroma get(), to keep memory flat on big collections
 
 
+class MissingIndex(IndexStateError):
+    """The dataset has never been indexed (on this Chroma)."""
+
+
 def _register_embedding_function():
     """A named, explicit embedding function, so Chroma never falls back to its default
     one (which downloads an ONNX model). We always pass our own vectors; it only records
@@ -104,7 +108,7 @@ def _not_found(exc: Exception) -> bool:
     return type(exc).__name__ in ("NotFoundError", "InvalidCollectionException") or "does not exist" in str(exc)
 
 
-def open_collections(chroma, name: str, embedder, create: bool):
+def open_collections(chroma, name: str, embedder, create: bool, dataset: str = "DATASET"):
     """(chunks, markers) collections; raises IndexStateError on a missing index or another embedder."""
     ef = embedding_function(embedder)
     if create:
@@ -119,13 +123,15 @@ def open_collections(chroma, name: str, embedder, create: bool):
             markers = chroma.get_collection(f"{name}.docs", embedding_function=ef)
         except Exception as exc:  # chromadb's NotFoundError type differs between client kinds
             if _not_found(exc):
-                raise IndexStateError("missing") from exc
+                raise MissingIndex(
+                    f"No index for dataset {dataset!r} yet.", f"Run `sandbox index {dataset}` first."
+                ) from None
             raise
     built_with = (chunks.metadata or {}).get("embedder")
     if built_with and built_with != embedder.name:
         raise IndexStateError(
             f"The index {name!r} was built with embedder {built_with}, but {embedder.name} is configured.",
-            "Rebuild it with `sandbox index DATASET --rebuild` (or set [index] embedding_model back).",
+            f"Rebuild it with `sandbox index {dataset} --rebuild` (or set [index] embedding_model back).",
         )
     return chunks, markers
 
