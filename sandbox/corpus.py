@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from pydantic import BaseModel, Field
 
 MARKDOWN = {".md", ".markdown", ".mdx"}
 TEXT = {".txt", ".text", ".rst", ".log", ".csv", ".tsv", ".json", ".jsonl", ".yaml", ".yml", ".toml", ".ini"}
 HTML = {".html", ".htm", ".xhtml"}
+T = TypeVar("T")
 
 
 class Block(BaseModel):
@@ -156,12 +157,14 @@ def html_blocks(data: bytes) -> tuple[list[Block], str]:
     return blocks, title
 
 
-def pdf_blocks(path: Path) -> list[Block]:
+def pdf_blocks(data: bytes) -> list[Block]:
+    import io
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise UnreadableFile("encrypted PDF; save an unencrypted copy")
         pages = [page.extract_text() or "" for page in reader.pages]
@@ -173,14 +176,15 @@ def pdf_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def docx_blocks(path: Path) -> list[Block]:
+def docx_blocks(data: bytes) -> list[Block]:
+    import io
     import zipfile
 
     import docx
     from docx.opc.exceptions import OpcError
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data))
     except (OpcError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UnreadableFile(f"broken DOCX ({exc})") from exc
     blocks = []
@@ -207,9 +211,9 @@ def _load_blocks(path: Path, data: bytes) -> tuple[list[Block], str]:
     if suffix in HTML:
         return html_blocks(data)
     if suffix == ".pdf":
-        return pdf_blocks(path), ""
+        return pdf_blocks(data), ""
     if suffix == ".docx":
-        return docx_blocks(path), ""
+        return docx_blocks(data), ""
     return text_blocks(decode_text(data)), ""  # .txt and anything unknown that decodes as text
 
 
@@ -229,8 +233,8 @@ def assemble(source: str, blocks: list[Block], title: str, sha256: str) -> Docum
     return Document(source=source, title=title, text="\n\n".join(parts), blocks=blocks, sha256=sha256)
 
 
-def load_document(path: Path, source: str, max_bytes: int) -> Document:
-    """One file → a Document, or UnreadableFile with the reason."""
+def read_source(path: Path, max_bytes: int) -> bytes:
+    """A file's bytes, or UnreadableFile when it is empty or over the size limit."""
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("empty file")
@@ -238,11 +242,32 @@ def load_document(path: Path, source: str, max_bytes: int) -> Document:
         raise UnreadableFile(
             f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit (raise [index] max_file_mb to include it)"
         )
-    data = path.read_bytes()
+    return path.read_bytes()
+
+
+def parse_document(path: Path, source: str, data: bytes) -> Document:
+    """Bytes → a Document (the file name only picks the format), or UnreadableFile."""
     blocks, title = _load_blocks(path, data)
     if not blocks:
         raise UnreadableFile("no text found")
     return assemble(source, blocks, title, hashlib.sha256(data).hexdigest())
+
+
+def load_document(path: Path, source: str, max_bytes: int) -> Document:
+    return parse_document(path, source, read_source(path, max_bytes))
+
+
+def guarded(source: str, step: Callable[[], T], on_skip: Callable[[Skipped], None]) -> T | None:
+    """Run one file's step; a failure becomes a Skipped entry naming the file, never a crash."""
+    try:
+        return step()
+    except UnreadableFile as exc:
+        on_skip(Skipped(source=source, reason=f"{source}: {exc}"))
+    except (OSError, UnicodeError) as exc:
+        on_skip(Skipped(source=source, reason=f"{source}: could not read ({exc})"))
+    except Exception as exc:  # noqa: BLE001 — PDF/DOCX/HTML parsers raise arbitrary types on malformed files
+        on_skip(Skipped(source=source, reason=f"{source}: could not parse ({type(exc).__name__}: {exc})"))
+    return None
 
 
 def list_files(docs_dir: Path) -> list[Path]:
@@ -260,14 +285,9 @@ def list_files(docs_dir: Path) -> list[Path]:
 def iter_documents(docs_dir: Path, max_bytes: int, on_skip: Callable[[Skipped], None]) -> Iterator[Document]:
     for path in list_files(docs_dir):
         source = path.relative_to(docs_dir).as_posix()
-        try:
-            yield load_document(path, source, max_bytes)
-        except UnreadableFile as exc:
-            on_skip(Skipped(source=source, reason=f"{source}: {exc}"))
-        except (OSError, UnicodeError) as exc:
-            on_skip(Skipped(source=source, reason=f"{source}: could not read ({exc})"))
-        except Exception as exc:  # noqa: BLE001 — PDF/DOCX/HTML parsers raise arbitrary types on malformed files
-            on_skip(Skipped(source=source, reason=f"{source}: could not parse ({type(exc).__name__}: {exc})"))
+        doc = guarded(source, lambda: load_document(path, source, max_bytes), on_skip)
+        if doc is not None:
+            yield doc
 
 
 def load_documents(docs_dir: Path, max_bytes: int = 20_000_000) -> tuple[list[Document], list[Skipped]]:

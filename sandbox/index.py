@@ -20,7 +20,7 @@ from typing import Callable, Optional
 from pydantic import BaseModel
 
 from sandbox.chunking import CHUNKER_VERSION, Chunk, chunk_document
-from sandbox.corpus import Document, Skipped, load_documents
+from sandbox.corpus import Document, Skipped, guarded, list_files, parse_document, read_source
 from sandbox.errors import DataError
 from sandbox.vectorstore import client, collection_name, drop_collections, get_all, open_collections
 
@@ -46,10 +46,10 @@ def docs_dir(workspace, dataset: str) -> Path:
     return path
 
 
-def version_hash(doc: Document, settings) -> str:
-    """Changes when the file or the way it is chunked changes, so either re-indexes it."""
+def version_hash(sha256: str, settings) -> str:
+    """Changes when the file's bytes or the way it is chunked change, so either re-indexes it."""
     idx = settings.index
-    key = f"{doc.sha256}|{idx.chunk_tokens}|{idx.chunk_overlap}|{CHUNKER_VERSION}"
+    key = f"{sha256}|{idx.chunk_tokens}|{idx.chunk_overlap}|{CHUNKER_VERSION}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -77,9 +77,9 @@ def build_index(
         clear_bm25_cache(workspace, name)
     chunks_col, markers_col = open_collections(chroma, name, embedder, create=True, dataset=dataset)
 
-    idx = workspace.settings.index
-    docs, skipped = load_documents(folder, int(idx.max_file_mb * 1_000_000))
-    current = {doc.source: version_hash(doc, workspace.settings) for doc in docs}
+    # Hash raw bytes first: documents whose complete marker matches are never parsed again.
+    files, skipped = _read_files(folder, int(workspace.settings.index.max_file_mb * 1_000_000))
+    current = {source: version_hash(hashlib.sha256(data).hexdigest(), workspace.settings) for source, (_, data) in files.items()}
 
     stored = get_all(chunks_col, ["metadatas"])
     versions: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # source → hash → chunks
@@ -92,7 +92,15 @@ def build_index(
         if current.get(m["source"]) == m["doc_hash"]
         and dict(versions.get(m["source"], {})) == ({m["doc_hash"]: m["chunks"]} if m["chunks"] else {})
     }
-    todo = [doc for doc in docs if doc.source not in complete]
+    todo = []
+    for source, (path, data) in files.items():
+        if source not in complete:
+            doc = guarded(source, lambda: parse_document(path, source, data), skipped.append)
+            if doc is None:
+                del current[source]  # unreadable now: any chunks from an older version go too
+            else:
+                todo.append(doc)
+    skipped.sort(key=lambda s: s.source)
 
     # Markers go first: a crash after this point leaves documents unmarked, hence redone.
     stale_markers = [i for i, m in zip(markers["ids"], markers["metadatas"]) if m["source"] not in complete]
@@ -103,13 +111,24 @@ def build_index(
     added = _embed_and_store(todo, current, workspace.settings, embedder, chunks_col, markers_col, progress)
     return IndexReport(
         dataset=dataset,
-        documents=len(docs),
+        documents=len(current),
         chunks_added=added,
         chunks_removed=len(stale_chunks),
         chunks_total=chunks_col.count(),
         skipped=skipped,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _read_files(folder: Path, max_bytes: int) -> tuple[dict[str, tuple[Path, bytes]], list[Skipped]]:
+    skipped: list[Skipped] = []
+    files = {}
+    for path in list_files(folder):
+        source = path.relative_to(folder).as_posix()
+        data = guarded(source, lambda: read_source(path, max_bytes), skipped.append)
+        if data is not None:
+            files[source] = (path, data)
+    return files, skipped
 
 
 def _delete(collection, ids: list[str]) -> None:

@@ -50,7 +50,7 @@ def expected_ids(ws, embedder) -> set[str]:
     return {
         c.id
         for d in docs
-        for c in chunk_document(d, version_hash(d, ws.settings), embedder.count_tokens, idx.chunk_tokens, idx.chunk_overlap, embedder.max_tokens)
+        for c in chunk_document(d, version_hash(d.sha256, ws.settings), embedder.count_tokens, idx.chunk_tokens, idx.chunk_overlap, embedder.max_tokens)
     }
 
 
@@ -124,7 +124,7 @@ def _ids_of(ws, embedder, source: str) -> set[str]:
     docs, _ = load_documents(docs_dir(ws, "ds"))
     doc = next(d for d in docs if d.source == source)
     idx = ws.settings.index
-    return {c.id for c in chunk_document(doc, version_hash(doc, ws.settings), embedder.count_tokens, idx.chunk_tokens, idx.chunk_overlap)}
+    return {c.id for c in chunk_document(doc, version_hash(doc.sha256, ws.settings), embedder.count_tokens, idx.chunk_tokens, idx.chunk_overlap)}
 
 
 @pytest.mark.parametrize("fail_after", [0, 1, 3, 6])
@@ -231,3 +231,24 @@ def test_datasets_are_separate_collections(ws):
     report = build_index(ws, "other", embedder=FakeEmbedder())
     assert report.chunks_total == report.chunks_added
     assert {h.source for h in Retriever(ws, "other", embedder=FakeEmbedder()).search("aurora", k=5)} == {"x.md"}
+
+
+def test_unchanged_documents_are_not_even_parsed(ws, monkeypatch):
+    import sandbox.index
+
+    build_index(ws, "ds", embedder=FakeEmbedder())
+    parsed = []
+    real = sandbox.index.parse_document
+    monkeypatch.setattr(sandbox.index, "parse_document", lambda *a: parsed.append(a[1]) or real(*a))
+    (ws.root / "corpora" / "ds" / "docs" / "cobalt.md").write_text(_doc("cobalt", 99), encoding="utf-8")
+    build_index(ws, "ds", embedder=FakeEmbedder())
+    assert parsed == ["cobalt.md"]
+
+
+def test_document_that_becomes_unreadable_loses_its_chunks(ws):
+    build_index(ws, "ds", embedder=FakeEmbedder())
+    (ws.root / "corpora" / "ds" / "docs" / "basalt.md").write_bytes(b"\x00\x01binary now" * 10)
+    report = build_index(ws, "ds", embedder=FakeEmbedder())
+    assert "basalt.md" in {s.source for s in report.skipped}
+    assert report.documents == 4 and report.chunks_removed > 0
+    assert_exact(ws, FakeEmbedder())

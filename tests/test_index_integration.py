@@ -174,7 +174,7 @@ def test_sigkill_midway_then_rerun_gives_exactly_a_clean_build(workspace_dir: Pa
     expected = {
         c.id
         for d in load_documents(docs)[0]
-        for c in chunk_document(d, version_hash(d, ws.settings), embedder.count_tokens, idx.chunk_tokens, idx.chunk_overlap, embedder.max_tokens)
+        for c in chunk_document(d, version_hash(d.sha256, ws.settings), embedder.count_tokens, idx.chunk_tokens, idx.chunk_overlap, embedder.max_tokens)
     }
     assert set(ids) == expected, "a clean build's chunks, no more, no fewer"
 
