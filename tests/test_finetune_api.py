@@ -31,6 +31,17 @@ def server(workspace_dir):
     srv = start_local_server(load_workspace(workspace_dir), preload=False)
     yield srv
     srv.stop()
+    kill_workers(workspace_dir)
+
+
+def kill_workers(root) -> None:
+    """No test leaves a training process behind, whatever happened."""
+    from sandbox.finetune.jobs import pid_alive
+
+    for path in (root / ".sandbox/finetune/jobs").glob("*/job.json"):
+        job = json.loads(path.read_text())
+        if pid_alive(job.get("pid"), job["id"]):
+            os.killpg(job["pid"], signal.SIGKILL)
 
 
 def client_for(srv) -> openai.OpenAI:
