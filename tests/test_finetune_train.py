@@ -44,7 +44,7 @@ def test_finetune_loop_teaches_the_format(local_server, monkeypatch):
     (ds / "examples.jsonl").write_text("".join(json.dumps({"messages": [
         {"role": "system", "content": SYSTEM}, {"role": "user", "content": q}, {"role": "assistant", "content": a}]}) + "\n"
         for q, a in rows))
-    held_out = [record(rng, name)[0] for name in FIRST[18:]]
+    held_out = [record(rng, name)[0] for name in FIRST[18:22]]
     monkeypatch.setenv("SANDBOX_LOCAL_BASE_URL", local_server.base_url)
 
     result = CliRunner().invoke(app, ["--workspace", str(root), "finetune", "people", "--epochs", "2",

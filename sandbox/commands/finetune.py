@@ -11,43 +11,6 @@ from sandbox.cli import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import FineTuneError
 
 ACTIONS = ("status", "cancel", "list", "export")
-OPENAI_DEFAULT = {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
-                  "model": "gpt-4o-mini-2024-07-18", "price_train_per_mtok": 3.0}
-
-
-def _resolve_data(ws, target: Optional[str]) -> tuple[Path, Optional[str], Optional[Path]]:
-    """(examples file, dataset name or None, questions file or None) for a DATASET or FILE."""
-    from sandbox.examples import dataset_examples
-
-    if target and Path(target).is_file():
-        path = Path(target)
-        questions = path.parent / "questions.jsonl"
-        return path, None, questions if questions.is_file() else None
-    folder = ws.dataset_dir(target)
-    path = dataset_examples(folder)
-    if path is None:
-        raise FineTuneError(f"Dataset {folder.name!r} has no examples.jsonl or examples.csv.",
-                            f"Add input→output pairs to {folder}/examples.jsonl (see `sandbox check-data --help`).")
-    return path, folder.name, folder / "questions.jsonl"
-
-
-def _endpoint(ws, provider: str, endpoint: Optional[str]) -> str:
-    from sandbox.config import EndpointConfig
-
-    name = endpoint or provider
-    if name == "openai" and name not in ws.settings.endpoints:
-        ws.settings.endpoints[name] = EndpointConfig(**OPENAI_DEFAULT)
-    return name
-
-
-def run_preflight(ws, target: Optional[str], endpoint: str = "local", epochs: int = 3):
-    from sandbox.finetune.preflight import preflight
-    from sandbox.finetune.split import split_store
-
-    path, dataset, questions = _resolve_data(ws, target)
-    price = ws.settings.endpoints[endpoint].price_train_per_mtok if endpoint in ws.settings.endpoints else 0.0
-    return preflight(path, questions=questions, epochs=epochs, price_train_per_mtok=price,
-                     split_path=split_store(ws.state_dir, dataset or path.stem)), path, dataset
 
 
 @app.command("check-data")
@@ -58,10 +21,11 @@ def check_data(
     as_json: bool = JsonOpt,
 ) -> None:
     """Preflight fine-tuning data: format errors by line, token stats, duplicates, leakage, split, cost."""
+    from sandbox.finetune.launch import endpoint_name, run_preflight
     from sandbox.finetune.preflight import render
 
     ws = workspace()
-    report, _, _ = run_preflight(ws, target, _endpoint(ws, endpoint, None), epochs)
+    report, _, _ = run_preflight(ws, target, endpoint_name(ws, endpoint), epochs)
     if as_json:
         print_json(report.model_dump())
     else:
@@ -87,39 +51,22 @@ def finetune(
     """Fine-tune on a dataset's examples (preflight, upload, train, follow, register the model for the
     fine-tuned pipeline); also `finetune status [JOB]`, `cancel JOB`, `list`, `export JOB --out DIR`."""
     from sandbox.finetune import client as ft
+    from sandbox.finetune.launch import endpoint_name, launch, register
 
     ws = workspace()
-    name = _endpoint(ws, provider, endpoint)
+    name = endpoint_name(ws, provider, endpoint)
     if target == "export":
         return _export(ws, job_arg, out, as_json)
     if target in ACTIONS:
         return _manage(ws, target, job_arg, ft.make_client(ws, name), as_json)
-    report, path, dataset = run_preflight(ws, target, name, epochs or 3)
-    if not report.ok:
-        from sandbox.finetune.preflight import render
-
-        console().print(render(report), markup=False)
-        raise FineTuneError(f"{path} has {len(report.errors)} error(s); nothing was uploaded.", "Fix them (see above) and run again.")
-    from sandbox.examples import parse_examples
-    from sandbox.finetune.split import split_examples, split_store, to_jsonl
-
-    split = split_examples(parse_examples(path)[0], split_store(ws.state_dir, dataset or path.stem))
-    client = ft.make_client(ws, name)
-    stem = dataset or path.stem
-    train_id = ft.upload(client, to_jsonl(split.train), f"{stem}-train.jsonl")
-    valid_id = ft.upload(client, to_jsonl(split.validation), f"{stem}-validation.jsonl") if split.validation else None
-    base = ws.settings.endpoints[name].model
-    job = ft.create(client, model=base, training_file=train_id, validation_file=valid_id, n_epochs=epochs,
-                    batch_size=batch_size, learning_rate_multiplier=lr_multiplier, suffix=_suffix(suffix or stem))
+    run = launch(ws, target, name, epochs=epochs, batch_size=batch_size, lr_multiplier=lr_multiplier, suffix=suffix)
+    job, dataset = run.job, run.dataset
     if not as_json:
-        console().print(f"Job {job.id} created: {len(split.train)} train / {len(split.validation)} validation examples, "
-                        f"{report.estimated_trained_tokens} tokens ({report.epochs} epochs, estimate).", markup=False)
+        console().print(f"Job {job.id} created: {run.n_train} train / {run.n_validation} validation examples, "
+                        f"{run.report.estimated_trained_tokens} tokens ({run.report.epochs} epochs, estimate).", markup=False)
     if wait:
-        job = _follow(client, job.id, quiet=as_json)
-        if job.status == "succeeded" and dataset:
-            from sandbox.config import set_value
-
-            set_value(ws, ["datasets", dataset, "fine_tuned_model"], job.fine_tuned_model)
+        job = _follow(run.client, job.id, quiet=as_json)
+        register(ws, dataset, job)
     if as_json:
         print_json(job.model_dump())
     elif job.status == "succeeded":
@@ -130,10 +77,6 @@ def finetune(
                             f"See `sandbox finetune status {job.id}`.")
     else:
         console().print(f"Follow it with: sandbox finetune status {job.id}", markup=False)
-
-
-def _suffix(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:40]
 
 
 def _follow(client, job_id: str, quiet: bool):
