@@ -91,8 +91,6 @@ class LocalModel:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
         folder = ensure_converted()
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
@@ -151,10 +149,11 @@ class LocalModel:
     def run(self, prepared: Prepared, on_text: Callable[[str], None], cancelled: Callable[[], bool]) -> Completion:
         """Generate for one prepared request; called by the single worker thread."""
         from sandbox.server.decode import decode
+        from sandbox.server.speed import decode_threads
 
         if cancelled():
             return Completion("", len(prepared.prompt_ids), 0, "cancelled")
-        with self._weights_for(prepared.model) as model:
+        with self._weights_for(prepared.model) as model, decode_threads(self.threads):
             return decode(
                 model, self._tokenizer, prepared.prompt_ids, prepared.params, prepared.max_new_tokens,
                 self._eos, on_text, cancelled,
