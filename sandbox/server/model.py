@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
+from sandbox.errors import ConfigError
 from sandbox.server import adapters as adapters_mod
 from sandbox.server.schemas import ChatParams, Completion, ModelCard, bad_request, model_not_found
 from sandbox.server.weights import BASE_MODEL_ID, ensure_converted
@@ -47,7 +48,10 @@ class LocalModel:
 
     def __init__(self, workspace_root: Path, precision: str = DEFAULT_PRECISION, threads: int = 0):
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+            raise ConfigError(
+                f"Unknown local model precision {precision!r}.",
+                f"Use one of {', '.join(PRECISIONS)} (server.precision in sandbox.toml or --precision).",
+            )
         self.workspace_root = Path(workspace_root)
         self.precision = precision
         self.threads = threads
