@@ -25,6 +25,11 @@ from sandbox.errors import IndexStateError
 from sandbox.vectorstore import client, collection_name, get_all, open_collections
 
 Mode = Literal["hybrid", "vector", "bm25"]
+# RRF's constant damps the gap between neighbouring ranks. Cormack et al.'s 60 was set for
+# fusing many deep (1000-long) TREC runs; with two lists of which only the top few are used,
+# a smaller constant lets a strong first place on either side count. Equal weights: no side is
+# favoured a priori. benchmarks/bench_index.py shows the choice is flat for 1-30 (RESULTS.md).
+RRF_K = 10
 MODES: tuple[str, ...] = ("hybrid", "vector", "bm25")
 
 
@@ -111,6 +116,20 @@ def _load_or_build_bm25(workspace, name: str, chunks_col, ids: list[str]):
     return model, rows["ids"]
 
 
+# ---------------------------------------------------------------- fusion
+
+Ranking = list[tuple[str, float]]  # (chunk id, score), best first
+
+
+def rrf(rankings: list[Ranking], weights: tuple[float, ...], rrf_k: float = 60) -> Ranking:
+    """Reciprocal rank fusion: each list adds ``weight / (rrf_k + rank)``; ties break by id."""
+    fused: dict[str, float] = {}
+    for weight, ranking in zip(weights, rankings):
+        for rank, (chunk_id, _) in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (rrf_k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
 # ---------------------------------------------------------------- the retriever
 
 
@@ -123,7 +142,7 @@ class Retriever:
         dataset: Optional[str] = None,
         embedder=None,
         mode: Mode = "hybrid",
-        rrf_k: int = 60,
+        rrf_k: float = RRF_K,
         weights: tuple[float, float] = (1.0, 1.0),
         candidates: int = 50,
     ):
@@ -152,10 +171,7 @@ class Retriever:
         return self.search_many([query], k)[0]
 
     def search_many(self, queries: list[str], k: int = 5) -> list[list[Hit]]:
-        n = min(max(self.candidates, k), self.size)
-        vector = self._vector(queries, n) if self.mode != "bm25" else [[] for _ in queries]
-        with self._lock:
-            keyword = [self._keyword(q, n) for q in queries] if self.mode != "vector" else [[] for _ in queries]
+        vector, keyword = self.rankings(queries, min(max(self.candidates, k), self.size))
         results = []
         for vec, kw in zip(vector, keyword):
             if self.mode == "vector":
@@ -163,17 +179,25 @@ class Retriever:
             elif self.mode == "bm25":
                 ranked = kw[:k]
             else:
-                ranked = self._fuse(vec, kw)[:k]
+                ranked = rrf([vec, kw], self.weights, self.rrf_k)[:k]
             results.append(ranked)
         return self._hydrate(results)
 
-    def _vector(self, queries: list[str], n: int) -> list[list[tuple[str, float]]]:
+    def rankings(self, queries: list[str], n: int) -> tuple[list[Ranking], list[Ranking]]:
+        """Per query, the top-``n`` (chunk id, score) lists of the vector and the BM25 side
+        (empty for a side this retriever's mode does not use)."""
+        vector = self._vector(queries, n) if self.mode != "bm25" else [[] for _ in queries]
+        with self._lock:
+            keyword = [self._keyword(q, n) for q in queries] if self.mode != "vector" else [[] for _ in queries]
+        return vector, keyword
+
+    def _vector(self, queries: list[str], n: int) -> list[Ranking]:
         with self._lock:
             vectors = self.embedder.encode(queries)
         found = self.collection.query(query_embeddings=vectors, n_results=n, include=["distances"])
         return [[(i, 1.0 - d) for i, d in zip(ids, dists)] for ids, dists in zip(found["ids"], found["distances"])]
 
-    def _keyword(self, query: str, n: int) -> list[tuple[str, float]]:
+    def _keyword(self, query: str, n: int) -> Ranking:
         tokens = bm25_tokens(query)
         if not tokens:
             return []
@@ -183,14 +207,7 @@ class Retriever:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self._bm25_ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
-    def _fuse(self, vector: list[tuple[str, float]], keyword: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        fused: dict[str, float] = {}
-        for weight, ranking in zip(self.weights, (vector, keyword)):
-            for rank, (chunk_id, _) in enumerate(ranking, start=1):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (self.rrf_k + rank)
-        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-
-    def _hydrate(self, results: list[list[tuple[str, float]]]) -> list[list[Hit]]:
+    def _hydrate(self, results: list[Ranking]) -> list[list[Hit]]:
         wanted = sorted({chunk_id for ranked in results for chunk_id, _ in ranked})
         rows = self.collection.get(ids=wanted, include=["documents", "metadatas"]) if wanted else {"ids": []}
         by_id = {i: (d, m) for i, d, m in zip(rows["ids"], rows.get("documents") or [], rows.get("metadatas") or [])}

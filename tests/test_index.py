@@ -252,3 +252,16 @@ def test_document_that_becomes_unreadable_loses_its_chunks(ws):
     assert "basalt.md" in {s.source for s in report.skipped}
     assert report.documents == 4 and report.chunks_removed > 0
     assert_exact(ws, FakeEmbedder())
+
+
+def test_rrf_rewards_agreement_and_is_deterministic():
+    from sandbox.retrieval import rrf
+
+    vector = [("a", 0.9), ("b", 0.8), ("c", 0.7)]
+    keyword = [("c", 12.0), ("b", 9.0), ("d", 1.0)]
+    fused = rrf([vector, keyword], (1.0, 1.0), 10)
+    assert {cid for cid, _ in fused[:2]} == {"b", "c"}  # on both lists beats first on only one
+    assert fused == rrf([vector, keyword], (1.0, 1.0), 10)
+    assert [cid for cid, _ in rrf([vector, keyword], (1.0, 0.0), 10)][:3] == ["a", "b", "c"]
+    tie = rrf([[("y", 1.0)], [("x", 1.0)]], (1.0, 1.0), 10)
+    assert [cid for cid, _ in tie] == ["x", "y"]

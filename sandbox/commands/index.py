@@ -14,7 +14,7 @@ from sandbox.cli import JsonOpt, app, console, print_json, workspace
 
 @app.command("index")
 def index_command(
-    dataset: Optional[str] = typer.Argument(None, help="Dataset under corpora/ (default: the first one)."),
+    dataset: Optional[str] = typer.Argument(None, help="Dataset under corpora/ (default: the first one with docs/)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and embed everything again (e.g. after changing the embedding model)."),
     all_: bool = typer.Option(False, "--all", help="Index every dataset that has a docs/ folder."),
     json_: bool = JsonOpt,
@@ -33,13 +33,21 @@ def index_command(
         if not names:
             raise SandboxError(f"No dataset in {ws.corpora_dir} has a docs/ folder.", "Create one with `sandbox init DIR --docs PATH`.")
     else:
-        names = [ws.dataset_dir(dataset).name]
+        names = [_dataset(ws, dataset)]
     for name in names:
         report = build_index(ws, name, rebuild=rebuild, progress=_progress_bar(name))
         if json_:
             print_json(report.model_dump())
         else:
             _print_report(report)
+
+
+def _dataset(ws, name: Optional[str]) -> str:
+    """The named dataset, else the first one that has documents to search."""
+    if name is not None:
+        return ws.dataset_dir(name).name
+    with_docs = [n for n in ws.datasets() if (ws.corpora_dir / n / "docs").is_dir()]
+    return with_docs[0] if with_docs else ws.dataset_dir(None).name
 
 
 def _progress_bar(name: str):
@@ -78,7 +86,7 @@ def _print_report(report) -> None:
 @app.command("search")
 def search_command(
     query: Optional[str] = typer.Argument(None, help="What to search for."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset under corpora/ (default: the first one)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset under corpora/ (default: the first one with docs/)."),
     k: int = typer.Option(5, "-k", "--k", min=1, help="Number of results."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="JSONL file with a `question` per line: answer all in one process, one JSON line each, in order."),
     json_: bool = JsonOpt,
@@ -91,7 +99,8 @@ def search_command(
     texts = _read_queries(queries) if queries is not None else [query]
     from sandbox.index import Retriever
 
-    retriever = Retriever(workspace(), dataset)
+    ws = workspace()
+    retriever = Retriever(ws, _dataset(ws, dataset))
     for text, hits in zip(texts, retriever.search_many(texts, k)):
         if json_:
             print_json({"query": text, "hits": [hit.contract() for hit in hits]})
