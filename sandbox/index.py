@@ -65,7 +65,7 @@ def build_index(
     embedder=None,
 ) -> IndexReport:
     from sandbox.embeddings import get_embedder
-    from sandbox.retrieval import clear_bm25_cache
+    from sandbox.retrieval import clear_bm25_cache, warm_bm25_cache
 
     started = time.perf_counter()
     folder = docs_dir(workspace, dataset)
@@ -109,6 +109,7 @@ def build_index(
     _delete(chunks_col, stale_chunks)
 
     added = _embed_and_store(todo, current, workspace.settings, embedder, chunks_col, markers_col, progress)
+    warm_bm25_cache(workspace, name, chunks_col)
     return IndexReport(
         dataset=dataset,
         documents=len(current),

@@ -93,12 +93,23 @@ def clear_bm25_cache(workspace, name: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _cache_folder(workspace, name: str, ids: list[str]) -> Path:
+    fingerprint = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:20]
+    return _cache_root(workspace) / f"{name}-{fingerprint}"
+
+
+def warm_bm25_cache(workspace, name: str, chunks_col) -> None:
+    """Build the BM25 cache right after indexing, so the first query does not pay for it."""
+    ids = get_all(chunks_col, [])["ids"]
+    if ids and not (_cache_folder(workspace, name, ids) / "ids.json").is_file():
+        _load_or_build_bm25(workspace, name, chunks_col, ids)
+
+
 def _load_or_build_bm25(workspace, name: str, chunks_col, ids: list[str]):
     """(bm25s.BM25, ids in BM25 row order), from the cache when the content is unchanged."""
     import bm25s
 
-    fingerprint = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:20]
-    folder = _cache_root(workspace) / f"{name}-{fingerprint}"
+    folder = _cache_folder(workspace, name, ids)
     if (folder / "ids.json").is_file():
         try:
             return bm25s.BM25.load(str(folder)), json.loads((folder / "ids.json").read_text())

@@ -181,9 +181,10 @@ def test_search_many_keeps_order_and_handles_stopword_queries(ws):
 
 def test_bm25_cache_is_reused_and_follows_content(ws):
     build_index(ws, "ds", embedder=FakeEmbedder())
-    Retriever(ws, "ds", embedder=FakeEmbedder())
     cache = sorted((ws.state_dir / "bm25").iterdir())
-    assert len(cache) == 1
+    assert len(cache) == 1, "indexing builds the BM25 cache, so the first query does not"
+    Retriever(ws, "ds", embedder=FakeEmbedder())
+    assert sorted((ws.state_dir / "bm25").iterdir()) == cache
     stamp = (cache[0] / "ids.json").stat().st_mtime_ns
     Retriever(ws, "ds", embedder=FakeEmbedder())
     assert (cache[0] / "ids.json").stat().st_mtime_ns == stamp, "unchanged content reuses the cache"
