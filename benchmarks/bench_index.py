@@ -145,6 +145,16 @@ def bench_latency(tmp: Path, n_chunks: int, n_queries: int) -> dict:
     vocab = top_n_list("en", 5000)
     queries = [" ".join(rng.sample(vocab, rng.randint(3, 9))) for _ in range(n_queries)]
     out = {"chunks": report.chunks_total, "build_s_fake_vectors": round(build_s, 1)}
+    from sandbox.retrieval import clear_bm25_cache
+    from sandbox.vectorstore import collection_name
+
+    clear_bm25_cache(ws, collection_name(ws, "synthetic"))
+    t = time.perf_counter()
+    Retriever(ws, "synthetic", embedder=fake)
+    cold = time.perf_counter() - t
+    t = time.perf_counter()
+    Retriever(ws, "synthetic", embedder=fake)
+    out["retriever_load_s"] = {"bm25_cache_cold": round(cold, 2), "bm25_cache_warm": round(time.perf_counter() - t, 2)}
     for mode in ("hybrid", "vector", "bm25"):
         t = time.perf_counter()
         retriever = Retriever(ws, "synthetic", embedder=fake, mode=mode)

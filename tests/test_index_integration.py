@@ -20,7 +20,7 @@ import pytest
 
 from sandbox.config import load_workspace
 from sandbox.embeddings import FakeEmbedder
-from sandbox.errors import ConfigError
+from sandbox.errors import ConfigError, IndexStateError
 from sandbox.index import Retriever, build_index
 from sandbox.vectorstore import client, collection_name, get_all
 
@@ -100,6 +100,13 @@ def test_cli_index_and_search_contracts(small_ws: Path, tmp_path: Path):
 
     unchanged = cli(small_ws, "index", "team", "--json")
     assert json.loads(unchanged.stdout)["chunks_added"] == 0
+
+    every = cli(small_ws, "index", "--all", "--json")  # what `make demo` runs
+    assert every.exit_code == 0, every.output
+    reports = [json.loads(line) for line in every.stdout.strip().splitlines()]
+    assert [(r["dataset"], r["chunks_added"]) for r in reports] == [("team", 0), ("unbuilt", 0)]
+    with pytest.raises(IndexStateError, match="empty"):
+        cli(small_ws, "search", "anything", "-d", "unbuilt")
 
 
 def test_cli_errors_are_one_clear_message(small_ws: Path, tmp_path: Path):
