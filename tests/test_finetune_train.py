@@ -32,7 +32,7 @@ def in_format(answer: str) -> bool:
     return isinstance(value, dict) and set(value) == {"name", "age"}
 
 
-def test_finetune_loop_teaches_the_format(local_server, monkeypatch):
+def test_finetune_loop_teaches_the_format(local_server, monkeypatch, tmp_path):
     from sandbox.cli import app
     from sandbox.config import load_workspace
 
@@ -74,3 +74,13 @@ def test_finetune_loop_teaches_the_format(local_server, monkeypatch):
     tuned, tuned_answers = rate(model)
     base, base_answers = rate("smollm2-135m-instruct")
     assert tuned >= base + 0.5, (tuned_answers, base_answers)
+
+    # export: the PEFT adapter, a merged HF folder and the vLLM recipe
+    out = tmp_path / "export"
+    exported = CliRunner().invoke(app, ["--workspace", str(root), "finetune", "export", job["id"], "--out", str(out), "--json"])
+    assert exported.exit_code == 0, exported.output
+    assert (out / "adapter" / "adapter_config.json").is_file() and (out / "adapter" / "model.json").is_file()
+    assert (out / "merged" / "config.json").is_file() and any((out / "merged").glob("*.safetensors"))
+    assert (out / "merged" / "tokenizer_config.json").is_file()
+    readme = (out / "README.md").read_text()
+    assert "--enable-lora" in readme and "--lora-modules" in readme and model in readme
