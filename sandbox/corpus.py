@@ -53,7 +53,7 @@ _PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
 def decode_text(data: bytes) -> str:
     """UTF-8 if valid, else the encoding charset-normalizer detects; binary data is refused."""
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnreadableFile("binary file (contains NUL bytes), not text")
+        raise UnreadableFile("binary file, not text (supported: Markdown, plain text, HTML, PDF, DOCX)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
