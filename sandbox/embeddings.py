@@ -8,7 +8,9 @@ example selection code against:
 - ``dim``;
 - ``encode(texts) -> np.ndarray`` of shape (n, dim), float32, each row L2-normalised;
 - ``tokenizer`` and ``count_tokens(texts)`` so chunks are sized in the model's own tokens;
-- ``max_tokens``: the longest input the model reads before truncating.
+- ``max_tokens``: the longest input the model reads before truncating;
+- ``encode_queries(texts)``: ``encode`` through a bounded LRU cache keyed by text, for short
+  texts asked for again and again (see ``QueryCache``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
@@ -39,6 +42,42 @@ class Embedder(Protocol):
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
 
     def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+
+class QueryCache:
+    """An LRU of text -> embedding, for questions: few-shot example selection and RAG retrieval
+    both embed the question being asked, and an eval embeds all its questions in one batch up
+    front, so each question goes through the model once per process, not once per use."""
+
+    def __init__(self, encode, size: int = 4096):
+        self._encode = encode
+        self.size = size  # 4096 MiniLM vectors are 6 MB
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:  # encoded outside the lock: a batch must not stall other threads' cache hits
+            for text, vector in zip(missing, self._encode(missing)):
+                vector.flags.writeable = False  # shared between callers
+                found[text] = vector
+            with self._lock:
+                for text in missing:
+                    self._vectors[text] = found[text]
+                    self._vectors.move_to_end(text)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return np.stack([found[t] for t in texts]) if texts else self._encode([])
+
+
+def encode_queries(embedder, texts: list[str]) -> np.ndarray:
+    """``embedder.encode_queries`` when it has one (both embedders here do), else ``encode``."""
+    method = getattr(embedder, "encode_queries", None)
+    return method(texts) if method is not None else embedder.encode(texts)
 
 
 def default_model_path() -> Path:
@@ -101,6 +140,7 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim)
         self.max_tokens = int(max_len or 512)
         self.name = f"{_model_label(path)}-{self.dim}"
+        self.encode_queries = QueryCache(self.encode)
 
     @property
     def model(self):
@@ -164,6 +204,7 @@ class FakeEmbedder:
         self.name = f"fake-bow-{dim}"
         self._tokenizer = WordTokenizer()
         self._cache: dict[str, np.ndarray] = {}
+        self.encode_queries = QueryCache(self.encode)
 
     @property
     def tokenizer(self) -> WordTokenizer:

@@ -203,8 +203,10 @@ class Retriever:
         return vector, keyword
 
     def _vector(self, queries: list[str], n: int) -> list[Ranking]:
+        from sandbox.embeddings import encode_queries
+
         with self._lock:
-            vectors = self.embedder.encode(queries)
+            vectors = encode_queries(self.embedder, queries)  # cached: few-shot selection embeds the question too
         found = self.collection.query(query_embeddings=vectors, n_results=n, include=["distances"])
         return [[(i, 1.0 - d) for i, d in zip(ids, dists)] for ids, dists in zip(found["ids"], found["distances"])]
 

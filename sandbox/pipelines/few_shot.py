@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sandbox.embeddings import encode_queries
 from sandbox.errors import DataError
 from sandbox.examples import Example, load_questions
 from sandbox.pipelines.base import Pipeline, Prepared
@@ -57,7 +58,7 @@ class ExampleBank:
         if k <= 0 or not self.examples:
             return []
         asked = _trigrams(question)
-        query = np.asarray(self.embedder.encode([question]))[0]
+        query = np.asarray(encode_queries(self.embedder, [question]))[0]  # cached: RAG embeds it too
         scores = self.vectors @ query
         for i, grams in enumerate(self._grams):
             if near_equal(grams, asked):
