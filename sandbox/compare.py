@@ -10,6 +10,7 @@ retrieval, starting the local server, SQLite) runs in threads so it cannot stall
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import weakref
@@ -75,8 +76,13 @@ async def stream_compare(
     store: Store | None = None,
     resources: Resources | None = None,
     comparison_id: str | None = None,
+    limiter: asyncio.Semaphore | None = None,
 ) -> AsyncIterator[Delta | Done]:
-    """Yield ``Delta``s as answers stream and one ``Done`` per pipeline, in finishing order."""
+    """Yield ``Delta``s as answers stream and one ``Done`` per pipeline, in finishing order.
+
+    ``limiter``, if given, is held around each endpoint call only (not prompt building), so a
+    caller running many compares at once (an eval) limits the calls in flight, not the CPU work.
+    """
     if not question.strip():
         raise ConfigError("The question is empty.", "Type a question.")
     names = check_pipelines(pipelines)
@@ -88,7 +94,7 @@ async def stream_compare(
     queue: asyncio.Queue[Delta | Done] = asyncio.Queue()
     tasks = [
         asyncio.create_task(_run_one(workspace, name, base.model_copy(update={"pipeline": name, "id": new_id()}),
-                                     resources, store, queue))
+                                     resources, store, queue, limiter))
         for name in names
     ]
     try:
@@ -103,7 +109,7 @@ async def stream_compare(
 
 
 async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources: Resources,
-                   store: Store | None, queue: asyncio.Queue) -> None:
+                   store: Store | None, queue: asyncio.Queue, limiter: asyncio.Semaphore | None = None) -> None:
     started = time.perf_counter()
     record.started_at = utcnow()
     try:
@@ -115,9 +121,12 @@ async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources
         started += time.perf_counter() - resolving  # starting the local server once is not this call's latency
         record.endpoint = endpoint.name
         config = pipeline.config
-        result = await endpoint.complete(prepared.messages, model=prepared.model, max_tokens=config.max_tokens,
-                                         temperature=config.temperature,
-                                         on_delta=lambda text: queue.put_nowait(Delta(name, text)))
+        waiting = time.perf_counter()
+        async with limiter or contextlib.nullcontext():
+            started += time.perf_counter() - waiting  # queueing behind the caller's limit is not latency
+            result = await endpoint.complete(prepared.messages, model=prepared.model, max_tokens=config.max_tokens,
+                                             temperature=config.temperature,
+                                             on_delta=lambda text: queue.put_nowait(Delta(name, text)))
         record.response = result.text
         record.prompt_tokens, record.completion_tokens = result.prompt_tokens, result.completion_tokens
         record.usage_estimated = result.usage_estimated
