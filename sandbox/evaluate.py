@@ -111,20 +111,20 @@ def _save_scores(store: Store, batch: list[tuple[str, RunRecord, dict[str, Any]]
 
 
 # scoring -------------------------------------------------------------------------------------
-def score(record: RunRecord, reference: str | None, source: str | None, embedder) -> dict[str, Any]:
-    """Every metric that applies to one answer (see ``sandbox.metrics``); None = not applicable."""
+def score(record: RunRecord, reference: str | None, source: str | None, similarity: float | None = None) -> dict[str, Any]:
+    """Every metric that applies to one answer (see ``sandbox.metrics``); None = not applicable.
+
+    ``similarity``: cosine of the answer's and the reference's embeddings (``Scorer`` computes
+    them in batches); an answer without one (empty, failed) scores 0."""
     answer = record.response
     out: dict[str, Any] = {"error": record.error is not None, "latency_s": record.latency_s,
                            "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,
                            "cost_usd": record.cost_usd}
     contexts = [c.text for c in record.contexts]
-    # Only answer and reference are embedded: embedding every retrieved context too would cost more
-    # than the rest of the eval; groundedness uses token overlap with the contexts instead.
-    vecs = embedder.encode([answer, reference]) if embedder is not None and answer and reference else None
     if reference:
         out["exact_match"] = M.exact_match(answer, reference)
         out["token_f1"] = M.token_f1(answer, reference)
-        out["similarity"] = M.cosine(vecs[0], vecs[1]) if vecs is not None else 0.0
+        out["similarity"] = similarity if similarity is not None else 0.0
         if (agreement := M.json_agreement(answer, reference)) is not None:
             out.update(agreement)
     if record.pipeline == "rag" or contexts:
@@ -134,6 +134,25 @@ def score(record: RunRecord, reference: str | None, source: str | None, embedder
         out["cites"] = M.cites(answer, [c.source for c in record.contexts])
         out["hit_at_k"] = M.hit_at_k(source, [c.source for c in record.contexts])
     return out
+
+
+class Scorer:
+    """Scores answers in batches, embedding as little as possible: each reference once per eval
+    (all in one batch, up front) and the answers that finished together in one batch. Only answer
+    and reference are embedded: embedding every retrieved context too would cost more than the
+    rest of the eval; groundedness uses token overlap with the contexts instead."""
+
+    def __init__(self, embedder, references: Sequence[str | None]):
+        self.embedder = embedder
+        unique = list(dict.fromkeys(r for r in references if r))
+        self.references = dict(zip(unique, embedder.encode(unique))) if embedder is not None and unique else {}
+
+    def __call__(self, batch: Sequence[tuple[Any, RunRecord]]) -> list[dict[str, Any]]:
+        """The metrics of each (question, record)."""
+        wanted = [i for i, (q, r) in enumerate(batch) if r.response and q.reference in self.references]
+        vectors = self.embedder.encode([batch[i][1].response for i in wanted]) if wanted else []
+        similarity = {i: M.cosine(v, self.references[batch[i][0].reference]) for i, v in zip(wanted, vectors)}
+        return [score(r, q.reference, q.source, similarity.get(i)) for i, (q, r) in enumerate(batch)]
 
 
 def summarize_scores(rows: Sequence[dict[str, Any]]) -> dict[str, Interval]:
@@ -160,10 +179,11 @@ def _load_questions(workspace, dataset: str):
     return load_questions(path)
 
 
-async def _answer(workspace, dataset: str, question, pipeline: str, stream_compare) -> RunRecord:
+async def _answer(workspace, dataset: str, question, pipeline: str, stream_compare, limiter) -> RunRecord:
     record = None
     async for event in stream_compare(workspace, question.question, dataset=dataset, pipelines=[pipeline],
-                                      reference=question.reference, question_id=question.id, origin="eval"):
+                                      reference=question.reference, question_id=question.id, origin="eval",
+                                      limiter=limiter):
         if hasattr(event, "record"):
             record = event.record
     if record is None:  # a compare that yields no result is a bug upstream; score it as a failure
@@ -174,7 +194,10 @@ async def _answer(workspace, dataset: str, question, pipeline: str, stream_compa
 def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, limit: int | None = None,
              store: Store | None = None, progress: Progress | None = None, embedder=None,
              stream_compare=None, judge: bool = True) -> EvalSummary:
-    """Evaluate, skipping (question, pipeline) pairs already scored with the same configuration."""
+    """Evaluate, skipping (question, pipeline) pairs already scored with the same configuration.
+
+    ``embedder`` scores similarity (default: the workspace's); ``stream_compare`` (default
+    ``sandbox.compare.stream_compare``) must accept its keyword arguments, ``limiter`` included."""
     for name in pipelines:
         if name not in PIPELINES:
             raise ConfigError(f"Unknown pipeline {name!r}.", f"Use some of: {', '.join(PIPELINES)}.")
@@ -185,7 +208,8 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
         from sandbox.embeddings import get_embedder
 
         embedder = get_embedder(workspace.settings)
-    if stream_compare is None:
+    default_compare = stream_compare is None
+    if default_compare:
         from sandbox.compare import stream_compare
     started = time.perf_counter()
     ids, todo = {}, []
@@ -197,7 +221,10 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
         todo += [(q, name) for q in questions if q.id not in done]
     total = len(questions) * len(pipelines)
     skipped = total - len(todo)
-    asyncio.run(_run_all(workspace, dataset, todo, ids, store, embedder, stream_compare,
+    if default_compare and any(p in ("few-shot", "rag") for _, p in todo):
+        _embed_questions(workspace, [q.question for q, _ in todo])
+    scorer = Scorer(embedder, [q.reference for q, _ in todo])
+    asyncio.run(_run_all(workspace, dataset, todo, ids, store, scorer, stream_compare,
                          workspace.settings.eval.concurrency, progress, skipped, total))
     judged = 0
     if judge and workspace.settings.eval.judge_endpoint and len(pipelines) > 1:
@@ -209,44 +236,67 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
     return summary
 
 
-async def _run_all(workspace, dataset, todo, ids, store, embedder, stream_compare, concurrency, progress,
+def _embed_questions(workspace, questions: list[str], most: int = 1024) -> None:
+    """Embed the questions in one batch into the pipelines' query cache, where few-shot selection
+    and RAG retrieval find them: one forward pass for many questions instead of one or two per
+    question (``most`` stays well inside the cache; later questions are embedded as they come)."""
+    from sandbox.compare import resources_for
+    from sandbox.embeddings import encode_queries
+
+    encode_queries(resources_for(workspace).embedder(), list(dict.fromkeys(questions))[:most])
+
+
+async def _run_all(workspace, dataset, todo, ids, store, scorer, stream_compare, concurrency, progress,
                    done, total) -> None:
+    """Answer everything with at most ``concurrency`` endpoint calls in flight; score and store
+    the answers in batches as they finish."""
     from concurrent.futures import ThreadPoolExecutor
 
-    # Each in-flight answer needs a thread now and then (prompt building, retrieval, scoring): the
-    # default pool (cores + 4) would cap concurrency below the setting on a small machine.
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=max(1, concurrency) + 4))
-    gate = asyncio.Semaphore(max(1, concurrency))
-    counter = {"done": done}
-    pending: list[tuple[str, RunRecord, dict[str, Any]]] = []
-    # Scores are written in small batches (one transaction each): one commit per answer would
-    # make SQLite's fsync, not the endpoints, the bottleneck at high concurrency.
-    batch = max(1, concurrency // 2)
-
-    async def flush() -> None:
-        chunk = pending[:]
-        pending.clear()
-        if chunk:
-            await asyncio.to_thread(_save_scores, store, chunk)
+    limit = max(1, concurrency)
+    # The limit applies to endpoint calls only (``limiter``); prompts of the next answers are built
+    # meanwhile, a bounded ``window`` ahead, so no call waits for CPU work that could have been done.
+    window = asyncio.Semaphore(2 * limit + 2)
+    limiter = asyncio.Semaphore(limit)
+    # Every answer in the window may need a thread (prompt building, retrieval); the default pool
+    # (cores + 4) would cap concurrency below the setting on a small machine.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=2 * limit + 4))
+    finished: asyncio.Queue = asyncio.Queue()
     if progress:
         progress(done, total)
 
     async def one(question, pipeline: str) -> None:
-        async with gate:
-            record = await _answer(workspace, dataset, question, pipeline, stream_compare)
+        async with window:
+            record = await _answer(workspace, dataset, question, pipeline, stream_compare, limiter)
         record.origin, record.dataset, record.question_id = "eval", dataset, question.id
-        values = await asyncio.to_thread(score, record, question.reference, question.source, embedder)
-        pending.append((ids[pipeline], record, values))
-        if len(pending) >= batch:
-            await flush()
-        counter["done"] += 1
-        if progress:
-            progress(counter["done"], total)
+        finished.put_nowait((question, record))
 
+    async def save_finished() -> None:
+        """Everything finished since the last batch: one embedding call, one SQLite transaction
+        (one commit per answer would make fsync, not the endpoints, the bottleneck)."""
+        count, last = done, False
+        while not last:
+            batch = [await finished.get()]
+            while not finished.empty():
+                batch.append(finished.get_nowait())
+            last = batch[-1] is None  # the end marker comes after every answer
+            batch = [item for item in batch if item is not None]
+            if batch:
+                await asyncio.to_thread(_score_and_save, store, scorer, ids, batch)
+                count += len(batch)
+                if progress:
+                    progress(count, total)
+
+    saver = asyncio.create_task(save_finished())
     try:
         await asyncio.gather(*(one(q, p) for q, p in todo))
     finally:  # interrupted or not, what finished is kept
-        await flush()
+        finished.put_nowait(None)
+        await saver
+
+
+def _score_and_save(store: Store, scorer: Scorer, ids: dict[str, str], batch) -> None:
+    values = scorer(batch)
+    _save_scores(store, [(ids[r.pipeline], r, v) for (_, r), v in zip(batch, values)])
 
 
 # LLM-as-judge ----------------------------------------------------------------------------------------
