@@ -243,7 +243,10 @@ def _embed_questions(workspace, questions: list[str], most: int = 1024) -> None:
     from sandbox.compare import resources_for
     from sandbox.embeddings import encode_queries
 
-    encode_queries(resources_for(workspace).embedder(), list(dict.fromkeys(questions))[:most])
+    try:
+        encode_queries(resources_for(workspace).embedder(), list(dict.fromkeys(questions))[:most])
+    except SandboxError:
+        pass  # e.g. no embedding model: the pipelines that need one report it on each of their answers
 
 
 async def _run_all(workspace, dataset, todo, ids, store, scorer, stream_compare, concurrency, progress,
