@@ -53,10 +53,6 @@ def throughput() -> None:
     from sandbox.index import build_index
 
     with FakeServer(Reply("about 42 kg", delay=DELAY)) as server:
-        # http.server listens with a backlog of 5: with 16 connections opened at once the kernel
-        # drops SYNs and each retry costs the client 1 s, i.e. the fake endpoint would no longer
-        # answer in 200 ms. Real servers listen with a backlog of hundreds (uvicorn 2048).
-        server._httpd.socket.listen(128)
         root = Path(tempfile.mkdtemp(prefix="bench-eval-"))
         ws = workspace(root, server.base_url, 8, 1)
         build_index(ws, "bench")

@@ -39,14 +39,18 @@ class Reply:
 Script = list[Reply] | Callable[[dict[str, Any]], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # http.server's default of 5 drops connections opened at once (real servers: hundreds)
+    daemon_threads = True
+
+
 class FakeServer:
     def __init__(self, script: Script | Reply | None = None):
         self.script: Script = [script] if isinstance(script, Reply) else (script or [Reply()])
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
