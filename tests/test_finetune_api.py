@@ -94,6 +94,7 @@ def test_cancel_restart_persistence_and_killed_worker(workspace_dir, server):
     assert first.status == "running" and first.hyperparameters.n_epochs == 2
     second = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, suffix="two")
     assert second.status == "queued"  # one worker at a time on a small machine
+    assert second.hyperparameters.n_epochs == 3 and second.hyperparameters.batch_size == 8  # "auto" resolved
     cancelled = client.fine_tuning.jobs.cancel(first.id)
     assert cancelled.status == "cancelled"
     # the queued job starts once the first is out of the way

@@ -67,6 +67,7 @@ def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL, 
     lr = hp.learning_rate_multiplier
     if lr != "auto" and (not isinstance(lr, (int, float)) or lr <= 0):
         raise InvalidRequest("hyperparameters.learning_rate_multiplier must be positive or 'auto'.", "hyperparameters.learning_rate_multiplier")
+    hp = _resolve(hp)
     files, jobs = FileStore(state_dir), JobStore(state_dir)
     n_train = validate_file(files, training_file, "training_file")
     n_valid = validate_file(files, validation_file, "validation_file") if validation_file else 0
@@ -77,6 +78,15 @@ def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL, 
     jobs.event(job.id, f"Validated files: {n_train} training examples, {n_valid} validation examples.")
     jobs.event(job.id, "Job queued.")
     return refresh(state_dir, job.id)
+
+
+def _resolve(hp: Hyperparameters) -> Hyperparameters:
+    """Replace "auto" by the values the trainer will use, as OpenAI reports them on the job."""
+    from sandbox.finetune.trainer import TrainConfig
+
+    defaults = TrainConfig()
+    return Hyperparameters(**{name: defaults.model_dump()[name] if value == "auto" else value
+                              for name, value in hp.model_dump().items()})
 
 
 def pid_alive(pid: int | None, job_id: str) -> bool:
