@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sandbox import PIPELINES
+from sandbox.errors import SandboxError
 from sandbox.signals import DataSignals
 
 MIN_EXAMPLES, GOOD_EXAMPLES, RECOMMENDED_EXAMPLES = 50, 100, 500
@@ -267,11 +268,11 @@ class CostEstimate(BaseModel):
         return out
 
 
-def estimate_cost(workspace, signals: DataSignals, summary=None, training: tuple[float, float] | None = None) -> CostEstimate:
+def estimate_cost(workspace, signals: DataSignals, summary=None, training_tokens: float | None = None) -> CostEstimate:
     """Per-call and training cost from measured tokens (else estimated from the data), and the break-even
     monthly volume: training cost / per-call saving, i.e. the fine-tune pays for itself within one month.
 
-    ``training``: (training tokens, cost) from fine-tuning preflight when known."""
+    ``training_tokens``: billed training tokens from the fine-tuning preflight when known."""
     settings = workspace.settings
     measured = summary is not None and all(
         summary.pipelines.get(p) and "prompt_tokens" in summary.pipelines[p].metrics and not summary.pipelines[p].errors == summary.pipelines[p].n
@@ -292,10 +293,10 @@ def estimate_cost(workspace, signals: DataSignals, summary=None, training: tuple
         prices = {p: (e.price_in_per_mtok, e.price_out_per_mtok) for p, e in endpoints.items()}
         train_price = endpoints["fine-tuned"].price_train_per_mtok
     per_call = {p: (tokens[p][0] * prices[p][0] + tokens[p][1] * prices[p][1]) / 1e6 for p in PIPELINES}
-    if training is None:
+    if training_tokens is None:
         per_example = signals.system_tokens + signals.input_tokens + signals.output_tokens + 3 * MESSAGE_OVERHEAD
-        train_tokens = signals.n_examples * per_example * TRAIN_EPOCHS
-        training = (train_tokens, train_tokens * train_price / 1e6)
+        training_tokens = signals.n_examples * per_example * TRAIN_EPOCHS
+    training = (training_tokens, training_tokens * train_price / 1e6)
     break_even = {}
     for p in ("few-shot", "rag"):
         saving = per_call[p] - per_call["fine-tuned"]
@@ -320,20 +321,15 @@ def judgment_rates(judgments, kind: str) -> dict[str, tuple[float, float, float,
             for r in analysis.win_rates(picked) if r["pipeline"] in PIPELINES}
 
 
-def _training_from_preflight(workspace, dataset: str) -> tuple[float, float] | None:
-    """Training tokens and cost from the fine-tuning preflight (real tokenizer counts) when available."""
+def _training_tokens(workspace, dataset: str) -> float | None:
+    """Billed training tokens (tokens x epochs, the base model's tokenizer) from the fine-tuning preflight."""
+    from sandbox.finetune.launch import run_preflight
+
     try:
-        from sandbox.finetune.preflight import preflight
-    except ImportError:
+        report, _, _ = run_preflight(workspace, dataset, epochs=TRAIN_EPOCHS)
+    except SandboxError:  # a broken or missing examples file is check-data's to report; estimate instead
         return None
-    try:
-        report = preflight(workspace, dataset)
-    except Exception:  # noqa: BLE001 - preflight problems are check-data's to report; estimate instead
-        return None
-    stats = getattr(report, "token_stats", None) or {}
-    tokens = stats.get("billed_tokens") or stats.get("training_tokens") if isinstance(stats, dict) else None
-    cost = getattr(report, "estimated_training_cost_usd", None)
-    return (float(tokens or 0), float(cost)) if cost is not None else None
+    return float(report.estimated_trained_tokens) if report.ok else None
 
 
 def advise(workspace, dataset: str | None = None, store=None) -> Advice:
@@ -347,8 +343,8 @@ def advise(workspace, dataset: str | None = None, store=None) -> Advice:
     signals = compute_signals(workspace, dataset)
     summary = load_summary(workspace, dataset, store=store)
     judgments = store.judgments(dataset)
-    training = _training_from_preflight(workspace, dataset)
-    cost = estimate_cost(workspace, signals, summary if summary.measured else None, training)
+    training_tokens = _training_tokens(workspace, dataset)
+    cost = estimate_cost(workspace, signals, summary if summary.measured else None, training_tokens)
     tuned = bool(workspace.settings.model_for("fine-tuned", dataset))
     return decide(signals, cost=cost, summary=summary, human_rates=judgment_rates(judgments, "human"),
                   llm_rates=judgment_rates(judgments, "llm"), fine_tuned_available=tuned)

@@ -168,3 +168,25 @@ def test_estimate_cost_uses_reference_prices_for_free_endpoints(tmp_path):
     assert c.training_cost == pytest.approx(100 * (10 + 30 + 40 + 24) * 3 * 3.0 / 1e6)
     assert c.break_even["few-shot"] == pytest.approx(c.training_cost / (c.per_call["few-shot"] - c.per_call["fine-tuned"]))
     assert c.monthly(0)["fine-tuned"] == pytest.approx(c.training_cost)
+
+
+def test_training_cost_counts_real_tokens_from_preflight(tmp_path):
+    """With a valid examples file the break-even uses the base tokenizer's count (tokens x epochs)."""
+    from sandbox.finetune.launch import run_preflight
+
+    _write(tmp_path, "delta", [(f"order {i} for table {i % 7}", json.dumps({"order": i})) for i in range(60)],
+           [{"id": "1", "question": "order 99 for table 2"}], {})
+    ws = load_workspace(tmp_path)
+    billed = run_preflight(ws, "delta", epochs=3)[0].estimated_trained_tokens
+    advice = advise(ws, "delta")
+    cost = next(r for r in advice.reasons if r.rule == "cost")
+    assert billed > 0 and f"${billed * 3.0 / 1e6:.2f}" in cost.evidence
+
+
+def test_broken_examples_are_a_clear_error(tmp_path):
+    from sandbox.errors import DataError
+
+    _write(tmp_path, "echo", [("q", "a")] * 3, [{"id": "1", "question": "q?"}], {})
+    (tmp_path / "corpora" / "echo" / "examples.jsonl").write_text('{"messages": "not a list"}\n')
+    with pytest.raises(DataError, match=r"examples.jsonl:1"):
+        advise(load_workspace(tmp_path), "echo")

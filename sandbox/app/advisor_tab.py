@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from sandbox.app.context import AppContext
+from sandbox.errors import SandboxError
 
 REASON_COLUMNS = ["rule", "favours", "weight", "evidence"]
 
@@ -60,14 +61,14 @@ def build(ctx: AppContext) -> None:
                 return "No dataset selected.", [], ""
             try:
                 advice = advise(ctx, dataset)
-            except Exception as exc:  # a domain error's message says how to fix it
+            except SandboxError as exc:  # a domain error's message says how to fix it
                 raise gr.Error(str(exc)) from exc
             return verdict_markdown(advice), reasons_table(advice), steps_text(advice)
 
         def on_report(dataset: str, suffix: str) -> str:
             try:
                 return report_file(ctx, dataset, suffix)
-            except Exception as exc:
+            except SandboxError as exc:
                 raise gr.Error(str(exc)) from exc
 
         gr.on([go.click, tab.select, ctx.dataset.change], on_advise, ctx.dataset, [verdict, reasons, steps],

@@ -10,6 +10,7 @@ from typing import Any
 
 from sandbox import PIPELINES
 from sandbox.app.context import AppContext
+from sandbox.errors import SandboxError
 
 COLUMNS = ["pipeline", "model", "n", "errors", "quality metric", "quality [95% CI]", "hit@k", "supported",
            "latency s", "tokens in/out", "cost $/call"]
@@ -96,7 +97,7 @@ def build(ctx: AppContext) -> None:
         def on_run(dataset: str, pipelines: list[str], n: float | None, progress=gr.Progress()):
             try:
                 return views(run(ctx, dataset, pipelines, n, progress))
-            except Exception as exc:  # SandboxError and friends: show the message, keep the app alive
+            except SandboxError as exc:  # show the message and how to fix it; keep the app alive
                 raise gr.Error(str(exc)) from exc
 
         def on_show(dataset: str):
