@@ -98,6 +98,13 @@ def _cache_folder(workspace, name: str, ids: list[str]) -> Path:
     return _cache_root(workspace) / f"{name}-{fingerprint}"
 
 
+def index_version(workspace, dataset: str) -> str:
+    """A cheap token that changes whenever the dataset's content is re-indexed (the BM25 cache's
+    fingerprint, rewritten by every `sandbox index` that changes something)."""
+    name = collection_name(workspace, dataset)
+    return ",".join(sorted(p.name for p in _cache_root(workspace).glob(f"{name}-*") if not p.name.endswith(".tmp")))
+
+
 def warm_bm25_cache(workspace, name: str, chunks_col) -> None:
     """Build the BM25 cache right after indexing, so the first query does not pay for it."""
     ids = get_all(chunks_col, [])["ids"]
@@ -176,6 +183,7 @@ class Retriever:
         self._bm25, self._bm25_ids = (None, [])
         if mode != "vector":
             self._bm25, self._bm25_ids = _load_or_build_bm25(workspace, name, self.collection, ids)
+        self.version = index_version(workspace, self.dataset)
         self._lock = threading.Lock()  # bm25s and the tokenizer are not documented thread-safe
 
     def search(self, query: str, k: int = 5) -> list[Hit]:

@@ -266,3 +266,19 @@ def test_rrf_rewards_agreement_and_is_deterministic():
     assert [cid for cid, _ in rrf([vector, keyword], (1.0, 0.0), 10)][:3] == ["a", "b", "c"]
     tie = rrf([[("y", 1.0)], [("x", 1.0)]], (1.0, 1.0), 10)
     assert [cid for cid, _ in tie] == ["x", "y"]
+
+
+def test_shared_retriever_follows_a_reindex(ws):
+    """The app keeps one retriever per dataset; documents indexed later (here or by another
+    process) must be searchable without restarting it."""
+    from sandbox.pipelines import Resources
+
+    build_index(ws, "ds", embedder=FakeEmbedder())
+    resources = Resources(ws, embedder=FakeEmbedder())
+    first = resources.retriever("ds")
+    assert resources.retriever("ds") is first  # unchanged index: reused, not reloaded
+    (ws.dataset_dir("ds") / "docs" / "zephyr.md").write_text(_doc("zephyr", 42), encoding="utf-8")
+    build_index(ws, "ds", embedder=FakeEmbedder())
+    fresh = resources.retriever("ds")
+    assert fresh is not first
+    assert fresh.search("zephyr", k=1)[0].source == "zephyr.md"

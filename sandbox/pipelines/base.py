@@ -52,7 +52,13 @@ class Resources:
             return self._embedder
 
     def retriever(self, dataset: str) -> Any:
+        """The dataset's retriever, rebuilt when the dataset was re-indexed since (here or elsewhere)."""
+        from sandbox.retrieval import index_version
+
         with self._retriever_lock:
+            cached = self._retrievers.get(dataset)
+            if cached is not None and getattr(cached, "version", None) not in (None, index_version(self.workspace, dataset)):
+                del self._retrievers[dataset]
             if dataset not in self._retrievers:
                 if self._retriever_factory is not None:
                     self._retrievers[dataset] = self._retriever_factory(self.workspace, dataset)
