@@ -70,14 +70,15 @@ def _progress_bar(name: str):
 
 
 def _print_report(report) -> None:
+    from rich.markup import escape
+
     out = console()
+    documents = f"{report.documents} document{'' if report.documents == 1 else 's'}"
     out.print(
-        f"[bold]{report.dataset}[/]: {report.documents} documents, {report.chunks_added} chunks added, "
+        f"[bold]{escape(report.dataset)}[/]: {documents}, {report.chunks_added} chunks added, "
         f"{report.chunks_removed} removed, {report.chunks_total} in the index ({report.seconds:.1f} s)"
     )
     if report.skipped:
-        from rich.markup import escape
-
         out.print(f"[yellow]Skipped {len(report.skipped)} file(s):[/]")
         for item in report.skipped:
             out.print(f"  - {escape(item.reason)}")
