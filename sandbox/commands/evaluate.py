@@ -21,10 +21,11 @@ def _fmt(interval) -> str:
 
 def _print_summary(summary) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     rows = [s for s in summary.pipelines.values() if s.n]
     names = [m for m in SHOWN if any(m in s.metrics for s in rows)]
-    table = Table(title=f"Eval of {summary.dataset}: {summary.questions} questions (mean [95% bootstrap CI])")
+    table = Table(title=Text(f"Eval of {summary.dataset}: {summary.questions} questions (mean [95% bootstrap CI])"))
     for col in ["pipeline", "n", "errors", *names, "latency s", "tokens in/out", "cost $/call"]:
         table.add_column(col)
     for s in rows:
@@ -79,6 +80,8 @@ def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
     Works from the data alone (example count, output format, jargon, need for document facts,
     prompt length and cost); uses `sandbox eval` results and judgments when they exist.
     """
+    from rich.text import Text
+
     from sandbox.advisor import advise
 
     ws = workspace()
@@ -89,8 +92,8 @@ def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
         print_json(advice.contract())
         return
     out = console()
-    out.print(f"[bold]{advice.dataset}: {advice.recommendation}[/] (confidence {advice.confidence:.2f}"
-              f"{'' if advice.measured else ', from data signals only'})")
+    out.print(Text(f"{advice.dataset}: {advice.recommendation}", style="bold"),
+              f"(confidence {advice.confidence:.2f}{'' if advice.measured else ', from data signals only'})", markup=False)
     for r in advice.reasons:
         mark = f"→ {r.favours} (+{r.weight:g})" if r.favours else "· info"
         out.print(f"  [{r.rule}] {mark}: {r.evidence}", markup=False)

@@ -171,7 +171,7 @@ def init_command(
         return
     out = console()
     how = "linked" if report.linked else "copied"
-    out.print(f"Created workspace [bold]{escape(report.workspace)}[/] with dataset [bold]{report.dataset}[/] ({report.documents} documents {how}).")
+    out.print(f"Created workspace [bold]{escape(report.workspace)}[/] with dataset [bold]{escape(report.dataset)}[/] ({report.documents} documents {how}).")
     out.print("Next steps:")
     for step in report.next_steps:
         out.print(f"  {escape(step)}")
