@@ -160,7 +160,7 @@ def make_api(ctx: AppContext):
 def build(ctx: AppContext) -> None:
     import gradio as gr
 
-    with gr.Tab("Compare", id="compare"):
+    with gr.Tab("Compare", id="compare") as tab:
         state = gr.State(None)
         with gr.Row():
             initial, _ = load_questions(ctx, ctx.default_dataset())
@@ -245,7 +245,14 @@ def build(ctx: AppContext) -> None:
             text, ref = pick_question(ctx, dataset, picked)
             return (text, ref) if text else (gr.update(), gr.update())
 
+        def on_enter(dataset, picked):
+            """Questions uploaded in the Data tab must be pickable without a reload; a pick that still exists stays."""
+            questions, _ = load_questions(ctx, dataset)
+            keep = picked if any(q.id == picked for q in questions) else None
+            return gr.update(choices=question_choices(questions), value=keep)
+
         ctx.dataset.change(on_dataset, ctx.dataset, picker, api_visibility="private")
+        tab.select(on_enter, [ctx.dataset, picker], picker, api_visibility="private")
         picker.input(on_pick, [ctx.dataset, picker], [question, reference], api_visibility="private")
         gr.on([ask_btn.click, question.submit], on_ask, [ctx.dataset, question, picker, blind],
               view_outputs + reset_outputs, api_visibility="private", concurrency_limit=None)

@@ -109,3 +109,22 @@ def browser():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def app_factory(tmp_path):
+    """make(reply=..., prepare=None) -> (url, workspace, fake server): like running_app, but ``prepare(root)``
+    may add datasets or edit files before the app starts; every app and server made is closed at the end."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        def make(reply: Reply | None = None, prepare=None):
+            server = stack.enter_context(FakeServer(reply or Reply("The pump runs at 42 rpm")))
+            root = make_workspace(tmp_path / f"ws-{id(server)}", server.base_url)
+            if prepare is not None:
+                prepare(root)
+            demo, url, ws = start_app(root)
+            stack.callback(demo.close)
+            return url, ws, server
+
+        yield make
