@@ -62,7 +62,8 @@ def run(ctx: AppContext, dataset: str, pipelines: list[str], limit: float | None
             progress(done / total, desc=f"{done}/{total} answers")
 
     return run_eval(ctx.workspace, dataset, pipelines=pipelines or list(PIPELINES),
-                    limit=int(limit) if limit else None, store=ctx.store, progress=report)
+                    limit=int(limit) if limit else None, store=ctx.store, progress=report,
+                    stream_compare=ctx.stream_compare)
 
 
 def current(ctx: AppContext, dataset: str):
