@@ -19,14 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PROMPTS = [
-    "What is the capital of France?",
-    "Write a haiku about the sea.",
-    "Explain what a vector database is in two sentences.",
-    "Give three tips for writing clear emails.",
-    "What is the difference between a list and a tuple in Python?",
-    "Summarise the plot of Romeo and Juliet in one paragraph.",
-]
+from bench_server import PROMPTS, common_prefix  # the same prompts and answer measure as the server benchmark
+
 COMPILE_BUCKET = 512  # one fixed StaticCache length for the compiled step, so it compiles once
 
 
@@ -119,11 +113,6 @@ def head_fp32(local):
 
     local._model.lm_head = Fp32Head(local._model.model.embed_tokens.weight)
     return local
-
-
-def common_prefix(a, b):
-    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    return n / max(len(a), len(b), 1)
 
 
 def measure(run, ids_list, tokens):

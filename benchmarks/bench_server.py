@@ -154,7 +154,7 @@ def main() -> None:
         print(f"{name:<18}{threads:>8}{tps:>8.1f}{tps / base:>8.2f}")
     for precision in ("bf16", "int8"):
         same = sum(a == b for a, b in zip(answers[precision], answers["fp32"]))
-        prefix = statistics.mean(_common_prefix(a, b) for a, b in zip(answers[precision], answers["fp32"]))
+        prefix = statistics.mean(common_prefix(a, b) for a, b in zip(answers[precision], answers["fp32"]))
         print(f"{precision}: {same}/{len(PROMPTS)} greedy answers identical to fp32, mean common prefix {prefix:.0%}")
         for a, b in zip(answers[precision][:3], answers["fp32"][:3]):
             if a != b:
@@ -164,7 +164,7 @@ def main() -> None:
     print(f"concurrent requests over HTTP: 1 -> {conc[1]:.1f} tok/s total, 3 -> {conc[3]:.1f} tok/s total (queued, one at a time)")
 
 
-def _common_prefix(a: str, b: str) -> float:
+def common_prefix(a: str, b: str) -> float:
     n = 0
     for x, y in zip(a, b):
         if x != y:
