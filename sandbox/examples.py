@@ -163,12 +163,17 @@ def _parse_examples(path: Path) -> tuple[list[Example], list[Problem]]:
     return examples, _by_line(problems)
 
 
-def validate_examples(path: str | Path) -> list[Problem]:
-    """Every problem in an examples file (empty list: the file is fine)."""
+def _problems(parse, path: str | Path) -> list[Problem]:
+    """Every problem ``parse`` finds in a file, an unreadable file included (empty list: fine)."""
     try:
-        return _parse_examples(Path(path))[1]
+        return parse(Path(path))[1]
     except DataError as exc:
         return [Problem(line=exc.line, code="unreadable", message=exc.message)]
+
+
+def validate_examples(path: str | Path) -> list[Problem]:
+    """Every problem in an examples file (empty list: the file is fine)."""
+    return _problems(_parse_examples, path)
 
 
 def parse_examples(path: str | Path) -> tuple[list[Example], list[Problem]]:
@@ -231,10 +236,8 @@ def _parse_questions(path: Path) -> tuple[list[Question], list[Problem]]:
 
 
 def validate_questions(path: str | Path) -> list[Problem]:
-    try:
-        return _parse_questions(Path(path))[1]
-    except DataError as exc:
-        return [Problem(line=exc.line, code="unreadable", message=exc.message)]
+    """Every problem in a questions file (empty list: the file is fine)."""
+    return _problems(_parse_questions, path)
 
 
 def load_questions(path: str | Path) -> list[Question]:
