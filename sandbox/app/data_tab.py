@@ -136,14 +136,14 @@ def save_questions(ctx: AppContext, dataset: str | None, upload: str, append: bo
     problems = validate_questions(upload)
     target = folder / "questions.jsonl"
     existing_text = target.read_text(encoding="utf-8") if append and target.is_file() else ""
-    if not problems and existing_text:
+    questions = [] if problems else load_questions(upload)
+    if questions and existing_text:
         have = {q.id for q in load_questions(target)}
         problems = [Problem(line=q.line, code="duplicate", message=f"id {q.id!r} is already in questions.jsonl.")
-                    for q in load_questions(upload) if q.id in have]
+                    for q in questions if q.id in have]
     if problems:
         raise DataError(shown, f"{len(problems)} problem(s); nothing was saved.\n" + _problems_text(shown, problems),
                         "Fix those lines and upload again.")
-    questions = load_questions(upload)
     rows = "".join(json.dumps(q.model_dump(exclude={"line"}, exclude_none=True), ensure_ascii=False) + "\n" for q in questions)
     if existing_text and not existing_text.endswith("\n"):
         existing_text += "\n"
