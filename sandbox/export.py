@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from sandbox.analysis import pairwise, winner
 from sandbox.errors import SandboxError
+from sandbox.files import atomic_path
 from sandbox.records import Judgment, RunRecord
 from sandbox.store import Store
 
@@ -95,19 +94,6 @@ def preference_pairs(store: Store, judgments: Sequence[Judgment]) -> list[dict]:
     return out
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write next to the target and rename, so a failed export never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _write_jsonl(path: Path, items: Sequence[dict]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for item in items:
@@ -120,22 +106,20 @@ def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None) 
         raise SandboxError(f"Unknown export format {fmt!r}.", f"Use one of: {', '.join(FORMATS)}.")
     judgments = store.judgments(dataset)
     path = Path(out)
-    if fmt == "jsonl":
-        rows = [j.model_dump(mode="json") for j in judgments]
-        _atomic_write(path, lambda p: _write_jsonl(p, rows))
-    elif fmt == "finetune":
-        rows = finetune_records(store, judgments)
-        _atomic_write(path, lambda p: _write_jsonl(p, rows))
-    elif fmt == "pairs":
-        rows = preference_pairs(store, judgments)
-        _atomic_write(path, lambda p: _write_jsonl(p, rows))
-    else:
+    if fmt in ("csv", "parquet"):
         frame = judgments_frame(judgments)
         rows = frame.to_dict(orient="records")
-        if fmt == "csv":
-            _atomic_write(path, lambda p: frame.to_csv(p, index=False))
-        else:
-            _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+        with atomic_path(path) as tmp:
+            if fmt == "csv":
+                frame.to_csv(tmp, index=False)
+            else:
+                frame.to_parquet(tmp, index=False)
+    else:
+        rows = {"jsonl": lambda: [j.model_dump(mode="json") for j in judgments],
+                "finetune": lambda: finetune_records(store, judgments),
+                "pairs": lambda: preference_pairs(store, judgments)}[fmt]()
+        with atomic_path(path) as tmp:
+            _write_jsonl(tmp, rows)
     return {"format": fmt, "path": str(path), "rows": len(rows), "judgments": len(judgments), "dataset": dataset}
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from sandbox.errors import IndexStateError
+from sandbox.files import atomic_dir
 from sandbox.vectorstore import client, collection_name, get_all, open_collections
 
 Mode = Literal["hybrid", "vector", "bm25"]
@@ -126,11 +127,9 @@ def _load_or_build_bm25(workspace, name: str, chunks_col, ids: list[str]):
     model = bm25s.BM25()
     model.index([bm25_tokens(search_text(d or "", m or {})) for d, m in zip(rows["documents"], rows["metadatas"])], show_progress=False)
     clear_bm25_cache(workspace, name)  # older versions of this collection are dead weight
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp), show_progress=False)
-    (tmp / "ids.json").write_text(json.dumps(rows["ids"]))
-    tmp.rename(folder)  # atomic: readers never see a half-written cache
+    with atomic_dir(folder) as tmp:  # readers never see a half-written cache
+        model.save(str(tmp), show_progress=False)
+        (tmp / "ids.json").write_text(json.dumps(rows["ids"]))
     return model, rows["ids"]
 
 

@@ -8,16 +8,14 @@ File and dataset names are sanitised: no path traversal, no hidden files, unicod
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sandbox.app.context import AppContext
 from sandbox.errors import DataError, SandboxError
+from sandbox.files import atomic_copy, atomic_write_text
 
 MAX_NAME = 120
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
@@ -56,29 +54,6 @@ def _dataset_dir(ctx: AppContext, dataset: str | None) -> Path:
     if not dataset:
         raise SandboxError("No dataset selected.", "Pick one at the top or create a new one here.")
     return ctx.workspace.dataset_dir(dataset)
-
-
-def atomic_copy(src: str | Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_text(dest: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_documents(ctx: AppContext, dataset: str | None, paths: Sequence[str]) -> list[str]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from sandbox.embeddings import encode_queries
 from sandbox.errors import DataError
+from sandbox.files import atomic_path
 from sandbox.examples import Example, load_questions
 from sandbox.pipelines.base import Pipeline, Prepared
 
@@ -112,10 +113,8 @@ class FewShotPipeline(Pipeline):
             if vectors.shape[0] == len(examples):
                 return vectors
         vectors = embed_inputs(examples, embedder)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, vectors)
-        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+        with atomic_path(path, suffix=".npy") as tmp:  # a concurrent reader never sees half a file
+            np.save(tmp, vectors)
         return vectors
 
     def prepare(self, question: str) -> Prepared:

@@ -1,0 +1,62 @@
+"""Atomic file writes: write next to the target, then rename over it.
+
+A reader (or a crash) never sees half a file: the target holds either the old content or the new.
+The temporary name starts with a dot and ends in ``.tmp``, so directory listings can skip it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(dest: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file path next to ``dest``; renamed onto ``dest`` when the block ends without error.
+
+    ``suffix`` lets writers that insist on an extension (``np.save`` adds ``.npy``) keep it.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(dest: str | Path) -> Iterator[Path]:
+    """A temporary folder next to ``dest``; it replaces ``dest`` when the block ends without error."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_text(dest: str | Path, text: str) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_bytes(dest: str | Path, data: bytes) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_copy(src: str | Path, dest: str | Path) -> None:
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
