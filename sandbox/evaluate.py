@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sandbox import PIPELINES
 from sandbox import metrics as M
 from sandbox.errors import ConfigError, DataError, SandboxError
-from sandbox.records import Judgment, RunRecord, utcnow
+from sandbox.records import Judgment, RunRecord
 from sandbox.store import Store
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -82,32 +82,6 @@ def pipeline_config(workspace, dataset: str, pipeline: str) -> dict[str, Any]:
 
 def eval_id(config: dict[str, Any]) -> str:
     return "ev_" + hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _ensure_eval(store: Store, eid: str, config: dict[str, Any]) -> None:
-    with store.connect() as db, db:
-        db.execute("INSERT OR IGNORE INTO evals VALUES (?,?,?,?,?)",
-                   (eid, config["dataset"], utcnow().isoformat(), "running", json.dumps(config)))
-
-
-def _set_status(store: Store, eid: str, status: str) -> None:
-    with store.connect() as db, db:
-        db.execute("UPDATE evals SET status = ? WHERE id = ?", (status, eid))
-
-
-def scores(store: Store, eid: str) -> dict[str, dict[str, Any]]:
-    """question_id -> {"run_id", "metrics"} of one eval."""
-    with store.connect() as db:
-        rows = db.execute("SELECT question_id, run_id, metrics FROM eval_scores WHERE eval_id = ?", (eid,)).fetchall()
-    return {r["question_id"]: {"run_id": r["run_id"], "metrics": json.loads(r["metrics"])} for r in rows}
-
-
-def _save_scores(store: Store, batch: list[tuple[str, RunRecord, dict[str, Any]]]) -> None:
-    """Runs first, then their scores: a crash in between leaves runs without scores, which are redone."""
-    store.add_runs([record for _, record, _ in batch])
-    with store.connect() as db, db:
-        db.executemany("INSERT OR REPLACE INTO eval_scores VALUES (?,?,?,?,?)",
-                       [(eid, r.question_id, r.pipeline, r.id, json.dumps(v)) for eid, r, v in batch])
 
 
 # scoring -------------------------------------------------------------------------------------
@@ -216,8 +190,8 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
     for name in pipelines:
         config = pipeline_config(workspace, dataset, name)
         ids[name] = eval_id(config)
-        _ensure_eval(store, ids[name], config)
-        done = scores(store, ids[name])
+        store.start_eval(ids[name], dataset, config)
+        done = store.eval_scores(ids[name])
         todo += [(q, name) for q in questions if q.id not in done]
     total = len(questions) * len(pipelines)
     skipped = total - len(todo)
@@ -230,7 +204,7 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
     if judge and workspace.settings.eval.judge_endpoint and len(pipelines) > 1:
         judged = judge_eval(workspace, dataset, questions, ids, store)
     for eid in ids.values():
-        _set_status(store, eid, "done")
+        store.set_eval_status(eid, "done")
     summary = load_summary(workspace, dataset, pipelines=pipelines, store=store, limit_to={q.id for q in questions})
     summary.seconds, summary.ran, summary.skipped, summary.judged = time.perf_counter() - started, len(todo), skipped, judged
     return summary
@@ -299,7 +273,7 @@ async def _run_all(workspace, dataset, todo, ids, store, scorer, stream_compare,
 
 def _score_and_save(store: Store, scorer: Scorer, ids: dict[str, str], batch) -> None:
     values = scorer(batch)
-    _save_scores(store, [(ids[r.pipeline], r, v) for (_, r), v in zip(batch, values)])
+    store.add_scored_runs((ids[r.pipeline], r, v) for (_, r), v in zip(batch, values))
 
 
 # LLM-as-judge ----------------------------------------------------------------------------------------
@@ -341,7 +315,7 @@ async def _judge_all(workspace, dataset, questions, ids, store) -> int:
     config = settings.endpoints[name]
     endpoint = ChatEndpoint(name, config, await asyncio.to_thread(resolve_base_url, workspace, config))
     prompt = load_prompt(workspace.prompts_dir, "judge")
-    rows = {p: scores(store, eid) for p, eid in ids.items()}
+    rows = {p: store.eval_scores(eid) for p, eid in ids.items()}
     gate = asyncio.Semaphore(max(1, settings.eval.concurrency))
 
     async def one(question) -> int:
@@ -376,14 +350,14 @@ def _save_judgment(store, dataset, question, runs, order, by_label, best, rating
                         verdict="best" if best_pipeline else "tie", best=best_pipeline,
                         ratings={by_label[k]: v for k, v in ratings.items()}, judge=judge, judge_kind="llm")
     store.add_judgment(judgment)
-    with store.connect() as db, db:
-        for p, row in have.items():
-            values = dict(row["metrics"])
-            values["judge_best"] = float(best_pipeline == p)
-            rating = judgment.ratings.get(p)
-            values["judge_score"] = (rating - 1) / 4 if rating else None
-            db.execute("UPDATE eval_scores SET metrics = ? WHERE eval_id = ? AND question_id = ? AND pipeline = ?",
-                       (json.dumps(values), ids[p], question.id, p))
+    rescored = []
+    for p, row in have.items():
+        values = dict(row["metrics"])
+        values["judge_best"] = float(best_pipeline == p)
+        rating = judgment.ratings.get(p)
+        values["judge_score"] = (rating - 1) / 4 if rating else None
+        rescored.append((ids[p], question.id, p, row["run_id"], values))
+    store.set_eval_scores(rescored)
 
 
 # reading back ---------------------------------------------------------------------------------------
@@ -396,7 +370,7 @@ def load_summary(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINE
     for name in pipelines:
         config = pipeline_config(workspace, dataset, name)
         eid = eval_id(config)
-        rows = {q: r for q, r in scores(store, eid).items() if limit_to is None or q in limit_to}
+        rows = {q: r for q, r in store.eval_scores(eid).items() if limit_to is None or q in limit_to}
         questions |= set(rows)
         metrics = [r["metrics"] for r in rows.values()]
         out[name] = PipelineSummary(pipeline=name, eval_id=eid, model=config["model"], n=len(rows),

@@ -86,7 +86,7 @@ def test_eval_scores_and_stores_every_answer(ws, fake):
     assert rag.metrics["json_valid"].mean == 0.0  # prose answer to a JSON reference
     assert "hit_at_k" not in few.metrics  # few-shot retrieves nothing
     assert few.metrics["cost_usd"].mean > 0
-    runs = store.runs("origin = 'eval'")
+    runs = store.runs(origin="eval")
     assert len(runs) == 6 and {r.question_id for r in runs} == {"q1", "q2"}
     with store.connect() as db:
         assert db.execute("SELECT COUNT(*) FROM eval_scores").fetchone()[0] == 6

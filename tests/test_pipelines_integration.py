@@ -57,4 +57,4 @@ def test_three_pipelines_against_the_local_server(tiny_workspace):
     assert few.prompt_tokens > tuned.prompt_tokens  # the fine-tuned prompt is the short one
     assert tuned.prompt_messages == [{"role": "system", "content": "Answer in one short sentence."},
                                      {"role": "user", "content": "Which seal kit fits the P-20 pump?"}]
-    assert {r.id for r in store.runs("comparison_id = ?", (few.comparison_id,))} == {r.id for r in records}
+    assert {r.id for r in store.runs(comparison_id=few.comparison_id)} == {r.id for r in records}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from sandbox.records import Context, Judgment, RunRecord
 from sandbox.store import MIGRATIONS, Store, migrate
 
@@ -49,3 +51,39 @@ def test_judgment_round_trip_has_no_client_address(tmp_path):
     assert store.judgments("d") == [j]
     assert store.judgments("other") == []
     assert not any("ip" in key.lower() for key in j.model_dump())
+
+
+def test_runs_filter_by_columns_only(tmp_path):
+    store = Store(tmp_path / "s.db")
+    a = RunRecord(pipeline="rag", user_input="Q", comparison_id="c1", origin="eval")
+    b = RunRecord(pipeline="few-shot", user_input="Q", comparison_id="c2", origin="app")
+    store.add_runs([a, b])
+    store.add_run(a.model_copy(update={"response": "again"}))  # same id: replaced, not duplicated
+    assert [r.response for r in store.runs(comparison_id="c1")] == ["again"]
+    assert [r.id for r in store.runs(origin="app")] == [b.id]
+    assert len(store.runs()) == 2
+    with pytest.raises(ValueError, match="not a column"):
+        store.runs(colour="x")
+
+
+def test_is_judged(tmp_path):
+    store = Store(tmp_path / "s.db")
+    assert not store.is_judged("c1")
+    store.add_judgment(Judgment(comparison_id="c1", dataset="d", judge="ann", verdict="tie", run_ids={}, shown_order=[]))
+    assert store.is_judged("c1") and not store.is_judged("c2")
+
+
+def test_eval_scores_round_trip_and_resume(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.start_eval("ev1", "d", {"k": 1})
+    store.start_eval("ev1", "d", {"k": 2})  # a resume keeps the first record
+    run = RunRecord(pipeline="rag", user_input="Q", question_id="q1", origin="eval")
+    store.add_scored_runs([("ev1", run, {"token_f1": 0.5})])
+    assert store.get_run(run.id) is not None
+    assert store.eval_scores("ev1") == {"q1": {"run_id": run.id, "metrics": {"token_f1": 0.5}}}
+    store.set_eval_scores([("ev1", "q1", "rag", run.id, {"token_f1": 0.5, "judge_best": 1.0})])
+    assert store.eval_scores("ev1")["q1"]["metrics"]["judge_best"] == 1.0
+    store.set_eval_status("ev1", "done")
+    with store.connect() as db:
+        assert [tuple(r) for r in db.execute("SELECT status, config FROM evals")] == [("done", '{"k": 1}')]
+    assert store.eval_scores("other") == {}

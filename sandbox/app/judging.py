@@ -115,11 +115,6 @@ async def run_comparison(ctx: AppContext, comparison: Comparison) -> AsyncIterat
     yield comparison
 
 
-def _already_judged(ctx: AppContext, comparison_id: str) -> bool:
-    with ctx.store.connect() as db:
-        return db.execute("SELECT 1 FROM judgments WHERE comparison_id = ? LIMIT 1", (comparison_id,)).fetchone() is not None
-
-
 def _ranks(comparison: Comparison, ranks: dict[str, int | None]) -> dict[str, int]:
     given = {comparison.pipeline_for(label): int(rank) for label, rank in (ranks or {}).items() if rank not in (None, "")}
     if not given:
@@ -172,7 +167,7 @@ def cast_vote(
         ratings=rating_map, tags=tag_map, comment=(comment or "").strip(), judge=judge,
     )
     with ctx.vote_lock:  # check-then-insert must not interleave with a second click
-        if comparison.judged or _already_judged(ctx, judgment.comparison_id):
+        if comparison.judged or ctx.store.is_judged(judgment.comparison_id):
             raise VoteRefused("This comparison has already been judged.", "Ask another question to vote again.")
         ctx.store.add_judgment(judgment)
         comparison.judged = True
