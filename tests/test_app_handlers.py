@@ -9,7 +9,7 @@ import pytest
 from sandbox.app.compare_tab import HIDDEN_SOURCES, column_view, status_view
 from sandbox.app.context import AppContext
 from sandbox.app.data_tab import safe_filename, save_documents, save_examples, save_questions, create_dataset
-from sandbox.app.judging import VoteRefused, cast_vote, new_comparison, run_comparison
+from sandbox.judging import VoteRefused
 from sandbox.compare import Delta, Done
 from sandbox.config import load_workspace
 from sandbox.errors import ConfigError, DataError, SandboxError
@@ -44,11 +44,11 @@ def ctx(workspace_dir):
 
 
 def run(ctx, question="What?", blind=True):
-    c = new_comparison(ctx, "d", question, blind=blind)
+    c = ctx.new_comparison("d", question, blind=blind)
     states = []
 
     async def go():
-        async for state in run_comparison(ctx, c):
+        async for state in ctx.run_comparison(c):
             states.append((len(state.records), dict(state.texts)))
     asyncio.run(go())
     return c, states
@@ -67,7 +67,7 @@ def test_blind_hides_names_and_sources_until_vote(ctx):
     i = c.order.index("rag")
     view = column_view(c, i)
     assert view["header"] == f"### {'ABC'[i]}" and "rag" not in view["header"] and view["sources"] == HIDDEN_SOURCES
-    cast_vote(ctx, c, judge="ann", verdict="ABC"[i])
+    ctx.cast_vote(c, judge="ann", verdict="ABC"[i])
     view = column_view(c, i)
     assert view["header"].endswith("· rag") and "<b>chunk</b>" in view["sources"] and "Revealed" in status_view(c)
 
@@ -75,7 +75,7 @@ def test_blind_hides_names_and_sources_until_vote(ctx):
 def test_vote_stored_with_order_ranks_ratings_tags(ctx):
     c, _ = run(ctx)
     labels = {p: "ABC"[i] for i, p in enumerate(c.order)}
-    j = cast_vote(ctx, c, judge=" ann ", verdict="", ranks={labels["rag"]: 1, labels["few-shot"]: 2, labels["fine-tuned"]: 3},
+    j = ctx.cast_vote(c, judge=" ann ", verdict="", ranks={labels["rag"]: 1, labels["few-shot"]: 2, labels["fine-tuned"]: 3},
                   ratings={labels["rag"]: 4}, tags={labels["fine-tuned"]: ["incomplete"]}, comment="ok")
     stored = ctx.store.judgments("d")
     assert [s.id for s in stored] == [j.id]
@@ -89,25 +89,25 @@ def test_vote_stored_with_order_ranks_ratings_tags(ctx):
 def test_votes_refused_with_reasons(ctx):
     c, _ = run(ctx)
     with pytest.raises(VoteRefused, match="name"):
-        cast_vote(ctx, c, judge="  ", verdict="A")
+        ctx.cast_vote(c, judge="  ", verdict="A")
     with pytest.raises(VoteRefused, match="different place"):
-        cast_vote(ctx, c, judge="ann", ranks={"A": 1, "B": 1, "C": 2})
+        ctx.cast_vote(c, judge="ann", ranks={"A": 1, "B": 1, "C": 2})
     with pytest.raises(VoteRefused, match="not ranked 1"):
-        cast_vote(ctx, c, judge="ann", verdict="A", ranks={"A": 2, "B": 1, "C": 3})
+        ctx.cast_vote(c, judge="ann", verdict="A", ranks={"A": 2, "B": 1, "C": 3})
     with pytest.raises(VoteRefused, match="No verdict"):
-        cast_vote(ctx, c, judge="ann")
-    cast_vote(ctx, c, judge="ann", verdict="tie")
+        ctx.cast_vote(c, judge="ann")
+    ctx.cast_vote(c, judge="ann", verdict="tie")
     with pytest.raises(VoteRefused, match="already been judged"):
-        cast_vote(ctx, c, judge="bob", verdict="A")
-    unfinished = new_comparison(ctx, "d", "Other?", blind=True)
+        ctx.cast_vote(c, judge="bob", verdict="A")
+    unfinished = ctx.new_comparison("d", "Other?", blind=True)
     with pytest.raises(VoteRefused, match="still arriving"):
-        cast_vote(ctx, unfinished, judge="ann", verdict="A")
+        ctx.cast_vote(unfinished, judge="ann", verdict="A")
     assert len(ctx.store.judgments()) == 1
 
 
 def test_empty_question_refused(ctx):
     with pytest.raises(SandboxError, match="empty"):
-        new_comparison(ctx, "d", "   ", blind=True)
+        ctx.new_comparison("d", "   ", blind=True)
 
 
 @pytest.mark.parametrize("raw, safe", [
@@ -197,7 +197,7 @@ def test_judgments_cli_summary_and_export(ctx, tmp_path):
     from sandbox.cli import app
 
     c, _ = run(ctx)
-    cast_vote(ctx, c, judge="ann", verdict="A")
+    ctx.cast_vote(c, judge="ann", verdict="A")
     runner = CliRunner()
     ws = str(ctx.workspace.root)
     out = runner.invoke(app, ["--workspace", ws, "judgments", "summary", "--json"])

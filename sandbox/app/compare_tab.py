@@ -1,6 +1,6 @@
 """Compare tab: one question, three pipelines streaming side by side, then a (blind) vote.
 
-Handlers are plain functions over ``AppContext`` and a ``Comparison`` (see ``judging.py``);
+Handlers are plain functions over ``AppContext`` and a ``Comparison`` (see ``sandbox/judging.py``);
 ``build`` only wires them to components. Answers, sources and errors go into Textboxes,
 which render text, never HTML: model output and document text cannot run script here.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox import PIPELINES
 from sandbox.app.context import AppContext
-from sandbox.app.judging import LABELS, TAGS, Comparison, VoteRefused, cast_vote, new_comparison, run_comparison
+from sandbox.judging import LABELS, TAGS, Comparison, VoteRefused
 from sandbox.errors import SandboxError
 
 N = len(PIPELINES)
@@ -133,10 +133,10 @@ def make_api(ctx: AppContext):
             question, _ = pick_question(ctx, dataset, question_id)
         qid, reference = resolve_question(ctx, dataset, question, question_id)
         try:
-            c = new_comparison(ctx, dataset, question, blind=blind, question_id=qid, reference=reference)
+            c = ctx.new_comparison(dataset, question, blind=blind, question_id=qid, reference=reference)
         except SandboxError as exc:
             raise gr.Error(str(exc)) from exc
-        async for _ in run_comparison(ctx, c):
+        async for _ in ctx.run_comparison(c):
             pass
         ctx.comparisons[c.comparison_id] = c
         return answers_json(c)
@@ -145,7 +145,7 @@ def make_api(ctx: AppContext):
               ratings: dict | None = None, tags: dict | None = None, comment: str = "") -> dict:
         """Vote on a comparison from `ask`. verdict: "A"/"B"/"C", "tie" or "all-bad"; ranks/ratings/tags keyed by label."""
         try:
-            j = cast_vote(ctx, ctx.comparisons.get(comparison_id), judge=judge, verdict=verdict, ranks=ranks,
+            j = ctx.cast_vote(ctx.comparisons.get(comparison_id), judge=judge, verdict=verdict, ranks=ranks,
                           ratings=ratings, tags=tags, comment=comment)
         except VoteRefused as exc:
             raise gr.Error(str(exc)) from exc
@@ -208,7 +208,7 @@ def build(ctx: AppContext) -> None:
         async def on_ask(dataset, text, picked, is_blind):
             qid, ref = resolve_question(ctx, dataset, text, picked)
             try:
-                c = new_comparison(ctx, dataset, text, blind=is_blind, question_id=qid, reference=ref)
+                c = ctx.new_comparison(dataset, text, blind=is_blind, question_id=qid, reference=ref)
             except SandboxError as exc:
                 gr.Warning(str(exc))
                 yield {status: f"Cannot ask: {exc}"}
@@ -218,14 +218,14 @@ def build(ctx: AppContext) -> None:
             for col in cols:
                 first.update({col["rank"]: None, col["rating"]: None, col["tags"]: []})
             yield first
-            async for c in run_comparison(ctx, c):
+            async for c in ctx.run_comparison(c):
                 yield render(c)
 
         def on_vote(data: dict) -> dict:
             c = data[state]
             try:
-                cast_vote(
-                    ctx, c, judge=data[ctx.judge_name], verdict=_verdict(data[verdict]),
+                ctx.cast_vote(
+                    c, judge=data[ctx.judge_name], verdict=_verdict(data[verdict]),
                     ranks={LABELS[i]: data[col["rank"]] for i, col in enumerate(cols)},
                     ratings={LABELS[i]: data[col["rating"]] for i, col in enumerate(cols)},
                     tags={LABELS[i]: data[col["tags"]] for i, col in enumerate(cols)}, comment=data[comment],

@@ -10,11 +10,14 @@ from __future__ import annotations
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import judging
 from sandbox.config import Workspace
+from sandbox.judging import Comparison
+from sandbox.records import Judgment
 from sandbox.store import Store
 
 
@@ -64,6 +67,22 @@ class AppContext:
     @classmethod
     def for_workspace(cls, workspace: Workspace, **overrides: Any) -> "AppContext":
         return cls(workspace=workspace, store=Store(workspace.db_path), **overrides)
+
+    def new_comparison(self, dataset: str, question: str, *, blind: bool, **details: Any) -> Comparison:
+        """A comparison in a fresh (shuffled when blind) order, kept so a later vote finds what was shown."""
+        comparison = judging.new_comparison(dataset, question, blind=blind, rng=self.rng, **details)
+        self.comparisons[comparison.key] = comparison
+        return comparison
+
+    def run_comparison(self, comparison: Comparison) -> AsyncIterator[Comparison]:
+        stream = self.stream_compare(
+            self.workspace, comparison.question, dataset=comparison.dataset, pipelines=tuple(comparison.order),
+            reference=comparison.reference, question_id=comparison.question_id, origin="app", store=self.store,
+        )
+        return judging.run_comparison(comparison, stream)
+
+    def cast_vote(self, comparison: Comparison | None, **vote: Any) -> Judgment:
+        return judging.record_vote(self.store, self.vote_lock, comparison, **vote)
 
     def datasets(self) -> list[str]:
         return self.workspace.datasets()

@@ -1,21 +1,23 @@
-"""One side-by-side comparison as a judge sees it, and the vote on it.
+"""One side-by-side comparison as a judge sees it, and the rules of a vote on it.
 
-UI-free: the Compare tab and the ``ask``/``judge`` API endpoints both use these functions.
-The shown order (A, B, C) is decided on the server and kept in ``AppContext.comparisons``,
-so a client can never claim a different order than the one it was shown.
+No UI here: the app's Compare tab and its ``ask``/``judge`` API endpoints call these functions
+(through ``AppContext``, which keeps the comparisons it showed). The shown order (A, B, C) is
+decided on the server, so a client can never claim a different order than the one it was shown.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from sandbox import PIPELINES
-from sandbox.app.context import AppContext
+from sandbox.compare import Delta, Done
 from sandbox.errors import SandboxError
 from sandbox.records import Judgment, RunRecord, new_id
+from sandbox.store import Store
 
 LABELS = ("A", "B", "C", "D", "E")
 TAGS = ("correct", "well-formatted", "hallucinated", "incomplete", "off-topic", "wrong-format", "verbose")
@@ -69,8 +71,8 @@ class Comparison:
 
 
 def new_comparison(
-    ctx: AppContext, dataset: str, question: str, *, blind: bool, question_id: str = "",
-    reference: str | None = None, pipelines: Sequence[str] = PIPELINES, rng: random.Random | None = None,
+    dataset: str, question: str, *, blind: bool, rng: random.Random, question_id: str = "",
+    reference: str | None = None, pipelines: Sequence[str] = PIPELINES,
 ) -> Comparison:
     question = (question or "").strip()
     if not question:
@@ -79,21 +81,13 @@ def new_comparison(
         raise SandboxError("No dataset selected.", "Pick a dataset at the top, or create one in the Data tab.")
     order = list(pipelines)
     if blind:  # shuffled so position never tells the judge which pipeline is which
-        (rng or ctx.rng).shuffle(order)
-    comparison = Comparison(dataset, question, order, blind, question_id, reference)
-    ctx.comparisons[comparison.key] = comparison
-    return comparison
+        rng.shuffle(order)
+    return Comparison(dataset, question, order, blind, question_id, reference)
 
 
-async def run_comparison(ctx: AppContext, comparison: Comparison) -> AsyncIterator[Comparison]:
-    """Drive all pipelines from one stream; yields the comparison as answers grow."""
-    from sandbox.compare import Delta, Done
-
+async def run_comparison(comparison: Comparison, stream: AsyncIterable) -> AsyncIterator[Comparison]:
+    """Follow the pipelines' one event stream (``compare.stream_compare``); yields the comparison as answers grow."""
     last = 0.0
-    stream = ctx.stream_compare(
-        ctx.workspace, comparison.question, dataset=comparison.dataset, pipelines=tuple(comparison.order),
-        reference=comparison.reference, question_id=comparison.question_id, origin="app", store=ctx.store,
-    )
     try:
         async for event in stream:
             if isinstance(event, Delta):
@@ -127,12 +121,13 @@ def _ranks(comparison: Comparison, ranks: dict[str, int | None]) -> dict[str, in
     return given
 
 
-def cast_vote(
-    ctx: AppContext, comparison: Comparison | None, *, judge: str, verdict: str = "",
-    ranks: dict[str, int | None] | None = None, ratings: dict[str, int | None] | None = None,
-    tags: dict[str, list[str]] | None = None, comment: str = "",
+def judgment_for(
+    comparison: Comparison | None, *, judge: str, verdict: str = "", ranks: dict[str, int | None] | None = None,
+    ratings: dict[str, int | None] | None = None, tags: dict[str, list[str]] | None = None, comment: str = "",
 ) -> Judgment:
-    """Validate and store one vote. ``verdict`` is a label ("A"), "tie" or "all-bad"; ranks/ratings/tags by label."""
+    """The judgment a vote means, or VoteRefused saying why not.
+
+    ``verdict`` is a label ("A"), "tie" or "all-bad"; ranks, ratings and tags are keyed by label."""
     judge = (judge or "").strip()
     if comparison is None:
         raise VoteRefused("There is nothing to judge yet.", "Ask a question first.")
@@ -141,7 +136,17 @@ def cast_vote(
     if not comparison.done:
         raise VoteRefused("The answers are still arriving.", "Wait until all answers have finished, then vote.")
     rank_map = _ranks(comparison, ranks or {})
-    verdict = (verdict or "").strip()
+    kind, best = _verdict(comparison, (verdict or "").strip(), rank_map)
+    return Judgment(
+        comparison_id=comparison.comparison_id, dataset=comparison.dataset, question_id=comparison.question_id,
+        user_input=comparison.question, run_ids={p: r.id for p, r in comparison.records.items()},
+        shown_order=list(comparison.order), blind=comparison.blind, verdict=kind, best=best, ranks=rank_map,
+        ratings=_ratings(comparison, ratings or {}), comment=(comment or "").strip(), judge=judge,
+        tags={comparison.pipeline_for(label): sorted(set(values)) for label, values in (tags or {}).items() if values},
+    )
+
+
+def _verdict(comparison: Comparison, verdict: str, rank_map: dict[str, int]) -> tuple[str, str | None]:
     if verdict.lower() in VERDICTS:
         kind, best = VERDICTS[verdict.lower()], None
     elif verdict:
@@ -152,23 +157,26 @@ def cast_vote(
         raise VoteRefused("No verdict given.", "Pick the best answer, 'Tie' or 'All bad' (or rank all answers).")
     if best and rank_map and rank_map[best] != 1:
         raise VoteRefused(f"Answer {comparison.label(best)} is picked as best but not ranked 1.", "Make the ranks agree with the pick.")
+    return kind, best
+
+
+def _ratings(comparison: Comparison, ratings: dict[str, int | None]) -> dict[str, int]:
     rating_map = {}
-    for label, value in (ratings or {}).items():
+    for label, value in ratings.items():
         if value in (None, ""):
             continue
         if not 1 <= int(value) <= 5:
             raise VoteRefused(f"Rating {value} for {label} is out of range.", "Rate from 1 (bad) to 5 (excellent).")
         rating_map[comparison.pipeline_for(label)] = int(value)
-    tag_map = {comparison.pipeline_for(label): sorted(set(values)) for label, values in (tags or {}).items() if values}
-    judgment = Judgment(
-        comparison_id=comparison.comparison_id, dataset=comparison.dataset, question_id=comparison.question_id,
-        user_input=comparison.question, run_ids={p: r.id for p, r in comparison.records.items()},
-        shown_order=list(comparison.order), blind=comparison.blind, verdict=kind, best=best, ranks=rank_map,
-        ratings=rating_map, tags=tag_map, comment=(comment or "").strip(), judge=judge,
-    )
-    with ctx.vote_lock:  # check-then-insert must not interleave with a second click
-        if comparison.judged or ctx.store.is_judged(judgment.comparison_id):
+    return rating_map
+
+
+def record_vote(store: Store, lock: threading.Lock, comparison: Comparison | None, **vote) -> Judgment:
+    """Store the judgment a vote means (see ``judgment_for``); a comparison is judged once."""
+    judgment = judgment_for(comparison, **vote)
+    with lock:  # check-then-insert must not interleave with a second click
+        if comparison.judged or store.is_judged(judgment.comparison_id):
             raise VoteRefused("This comparison has already been judged.", "Ask another question to vote again.")
-        ctx.store.add_judgment(judgment)
+        store.add_judgment(judgment)
         comparison.judged = True
     return judgment
