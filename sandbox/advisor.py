@@ -1,25 +1,20 @@
 """The decision framework, applied to this dataset's evidence.
 
-Each rule reads one kind of evidence, names the number behind it, and adds a weight to the
-pipeline it favours. The recommendation is the pipeline with the highest score; the confidence
-is how far ahead it is. Rules (weights in parentheses, thresholds as constants below):
+Two questions, answered in order by the rules in ``sandbox.rules`` (each rule votes on one only):
 
-- ``knowledge`` — don't fine-tune to add knowledge: answers that need facts from the documents
-  favour RAG (up to 4 × knowledge_need).
-- ``format`` — fine-tune for consistent formatting: a strict multi-field output structure favours
-  fine-tuning (3 × consistency); a simple one a prompt can describe favours few-shot (1).
-- ``domain-language`` — fine-tune for jargon: many words rare in general English favour
-  fine-tuning (up to 2).
-- ``simple-instructions`` — don't fine-tune for simple instruction following: no strict format,
-  no jargon and no document knowledge favour few-shot (2).
-- ``data-volume`` — 50–100 examples at least, 500+ recommended: below 50 favours few-shot (2) and
-  scales every fine-tuning vote by 0.25; 50–99 by 0.75; 500+ adds 0.5 for fine-tuning.
-- ``cost`` — long prompts × many calls: if ``advisor.monthly_calls`` exceeds the break-even volume,
-  fine-tuning (1); otherwise the cheaper prompting approach (0.5).
-- ``measured-quality`` — eval results: the best pipeline on the primary metric gets 3 when its 95%
-  interval clears the runner-up's, else 1.
-- ``human-judgments`` / ``llm-judge`` — win rates with Wilson intervals: 3 (or 1) for humans,
-  half that for an LLM judge.
+1. **Retrieve or not?** The knowledge rule alone: answers that need facts found only in the
+   documents → ``rag``.
+2. **Fine-tune or prompt?** Format, domain language and cost vote; simple instructions vote for
+   prompting; data volume scales the fine-tuning votes (×0 below 50 examples, ×1.25 at 500+).
+
+The data verdict is ``rag`` when (1) says retrieve, else ``fine-tuned`` or ``few-shot`` from (2).
+Named combinations go in ``also``: retrieve + a fine-tuning case → ``rag`` also ``fine-tuned``
+(RAG for the facts, fine-tune the generator on the format); a fine-tuning case waiting for data →
+``few-shot`` now, also ``fine-tuned`` once the examples reach the minimum.
+
+Measured evidence — eval results on the dataset's primary metric (95% bootstrap intervals), human
+judgments, LLM-judge judgments (95% Wilson intervals) — overrules that verdict only when the
+leader's interval is clear of every other pipeline's; otherwise it is reported and the data decide.
 """
 
 from __future__ import annotations
@@ -29,202 +24,188 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sandbox import PIPELINES
+from sandbox.costs import TRAIN_EPOCHS, CostEstimate, estimate_cost
 from sandbox.errors import SandboxError
+from sandbox.rules import (GOOD_EXAMPLES, MEASURED, MIN_EXAMPLES, RETRIEVAL, FINE_TUNING, Reason, TuningAnswer,
+                           answer_tuning, data_reasons, retrieve_threshold, should_retrieve)
 from sandbox.signals import DataSignals
 
-MIN_EXAMPLES, GOOD_EXAMPLES, RECOMMENDED_EXAMPLES = 50, 100, 500
-KNOWLEDGE_HIGH, KNOWLEDGE_LOW = 0.3, 0.1
-FORMAT_CONSISTENT, FORMAT_FIELDS = 0.8, 3
-DOMAIN_HIGH = 0.12
-MIN_JUDGMENTS = 5
-NO_DATA_FACTOR = {0: 0.25, MIN_EXAMPLES: 0.75, GOOD_EXAMPLES: 1.0}
+__all__ = ["Advice", "CostEstimate", "Reason", "advise", "decide", "estimate_cost", "judgment_rates"]
 
-
-class Reason(BaseModel):
-    rule: str
-    evidence: str
-    favours: str | None = Field(None, description="pipeline this rule supports; None = informative only")
-    weight: float = 0.0
+MIN_JUDGMENTS = 5  # fewer judgments per pipeline than this say nothing about it
+# Metrics that stand for quality when the eval names no primary metric, best first: facts recalled
+# for free-text references, then JSON field values for structured ones, then overlap measures.
+FALLBACK_METRICS = ("fact_recall", "key_fact", "json_values", "similarity", "token_f1")
+# Who overrules first when several kinds of measured evidence separate: people, then the eval, then a model.
+MEASURED_PRIORITY = ("human-judgments", "measured-quality", "llm-judge")
+DATA_CONFIDENCE_CAP = 0.75  # data signals alone never make us sure
+MEASURED_AGREES, MEASURED_OVERRULES = 0.9, 0.8  # confidence when separated evidence confirms / overturns
 
 
 class Advice(BaseModel):
     dataset: str
     recommendation: str
+    also: str | None = Field(None, description="the complementary approach of a named combination")
     confidence: float
     reasons: list[Reason]
     next_steps: list[str]
-    scores: dict[str, float] = Field(default_factory=dict)
+    answers: dict[str, str] = Field(default_factory=dict, description="decision -> its answer in one line")
+    why_not: dict[str, str] = Field(default_factory=dict, description="losing pipeline -> why not, in one line")
     measured: bool = False
     signals: DataSignals | None = None
-    cost: "CostEstimate | None" = None
+    cost: CostEstimate | None = None
 
     def contract(self) -> dict[str, Any]:
-        """The ``advise --json`` shape (plus scores, signals and cost for reports)."""
-        data = self.model_dump(mode="json")
-        return data
+        """The ``advise --json`` shape (plus answers, why_not, signals and cost for reports)."""
+        return self.model_dump(mode="json")
 
 
-# data rules ---------------------------------------------------------------------------------------
-def rule_knowledge(s: DataSignals) -> list[Reason]:
-    if s.knowledge_need is None:
-        return [] if s.n_docs else [Reason(rule="knowledge", evidence="no documents in docs/, so RAG has nothing to retrieve")]
-    pct = f"{s.knowledge_need:.0%} of {s.knowledge_basis}"
-    facts = f" (e.g. {', '.join(s.fact_terms[:4])})" if s.fact_terms else ""
-    if s.knowledge_need >= KNOWLEDGE_HIGH:
-        return [Reason(rule="knowledge", favours="rag", weight=round(4 * s.knowledge_need, 2),
-                       evidence=f"{pct} need facts found only in the documents{facts} (≥ {KNOWLEDGE_HIGH:.0%}): "
-                                "fine-tuning does not reliably add knowledge; retrieve it")]
-    if s.knowledge_need < KNOWLEDGE_LOW:
-        return [Reason(rule="knowledge", evidence=f"only {pct} need facts from the documents (< {KNOWLEDGE_LOW:.0%})")]
-    return [Reason(rule="knowledge", favours="rag", weight=1.0,
-                   evidence=f"{pct} need facts from the documents{facts} ({KNOWLEDGE_LOW:.0%}–{KNOWLEDGE_HIGH:.0%})")]
+# measured evidence ------------------------------------------------------------------------------------
+def _separation(rule: str, rows: list[tuple[str, float, float, float]], ev: str) -> Reason:
+    """rows: (pipeline, mean, low, high). Favours the leader only when its interval clears all others."""
+    rows = sorted(rows, key=lambda r: r[1], reverse=True)
+    best, others = rows[0], rows[1:]
+    touching = [p for p, _, _, high in others if high >= best[2]]
+    if touching:
+        return Reason(rule=rule, decision=MEASURED, evidence=f"{ev}: {best[0]}'s interval overlaps "
+                      f"{', '.join(touching)}'s, so it does not overrule the data signals")
+    return Reason(rule=rule, decision=MEASURED, favours=best[0], weight=1.0,
+                  evidence=f"{ev}: {best[0]} is clearly better (intervals separate), which overrules the data signals")
 
 
-def _strict_format(s: DataSignals) -> bool:
-    return s.n_examples > 0 and s.format_consistency >= FORMAT_CONSISTENT and s.format_fields >= FORMAT_FIELDS
+def primary_metric(summary, candidates: list[str]) -> str | None:
+    """The eval's primary metric when it measured two candidates or more, else the first fallback that did."""
+    names = [summary.quality_metric] if summary.quality_metric else []
+    names += [m for m in FALLBACK_METRICS if m not in names]
+    return next((m for m in names if sum(p in summary.pipelines and m in summary.pipelines[p].metrics
+                                         for p in candidates) >= 2), None)
 
 
-def rule_format(s: DataSignals) -> list[Reason]:
-    if not s.n_examples:
-        return []
-    shape = f"{s.format_consistency:.0%} of outputs share one structure with {s.format_fields:.0f} fields"
-    shape += f" ({s.json_share:.0%} valid JSON)" if s.json_share else ""
-    if _strict_format(s):
-        return [Reason(rule="format", favours="fine-tuned", weight=round(3 * s.format_consistency, 2),
-                       evidence=f"{shape}: a strict format is what fine-tuning teaches most reliably")]
-    if s.format_consistency >= FORMAT_CONSISTENT and s.format_fields == 0:
-        return [Reason(rule="format", evidence=f"outputs are free text ({s.format_consistency:.0%} without labelled fields or JSON): "
-                                               "no fixed structure to teach")]
-    if s.format_consistency >= FORMAT_CONSISTENT:
-        return [Reason(rule="format", favours="few-shot", weight=1.0,
-                       evidence=f"{shape} (< {FORMAT_FIELDS}): a simple format a prompt with examples can ask for")]
-    return [Reason(rule="format", evidence=f"outputs have no dominant structure ({shape})")]
-
-
-def rule_domain(s: DataSignals) -> list[Reason]:
-    if not s.n_examples:
-        return []
-    terms = f" (e.g. {', '.join(s.domain_terms[:5])})" if s.domain_terms else ""
-    ev = f"{s.domain_share:.0%} of example words are rare in general English{terms}"
-    if s.domain_share >= DOMAIN_HIGH:
-        return [Reason(rule="domain-language", favours="fine-tuned", weight=round(min(2.0, 10 * s.domain_share), 2),
-                       evidence=f"{ev} (≥ {DOMAIN_HIGH:.0%}): jargon a base model mangles")]
-    return [Reason(rule="domain-language", evidence=f"{ev} (< {DOMAIN_HIGH:.0%})")]
-
-
-def rule_simple(s: DataSignals) -> list[Reason]:
-    if not s.n_examples or _strict_format(s) or s.domain_share >= DOMAIN_HIGH or (s.knowledge_need or 0) >= KNOWLEDGE_HIGH:
-        return []
-    return [Reason(rule="simple-instructions", favours="few-shot", weight=2.0,
-                   evidence=f"no strict format (fields {s.format_fields:.0f}), little jargon ({s.domain_share:.0%}) and "
-                            f"no document knowledge ({(s.knowledge_need or 0):.0%}): a good prompt with examples suffices")]
-
-
-def rule_volume(s: DataSignals) -> list[Reason]:
-    n = s.n_examples
-    if n < MIN_EXAMPLES:
-        return [Reason(rule="data-volume", favours="few-shot", weight=2.0,
-                       evidence=f"{n} examples < {MIN_EXAMPLES}, the minimum to fine-tune on: fine-tuning votes count ×0.25")]
-    if n < GOOD_EXAMPLES:
-        return [Reason(rule="data-volume", evidence=f"{n} examples: the {MIN_EXAMPLES} minimum is met, {GOOD_EXAMPLES}+ is better (fine-tuning votes ×0.75)")]
-    if n >= RECOMMENDED_EXAMPLES:
-        return [Reason(rule="data-volume", favours="fine-tuned", weight=0.5, evidence=f"{n} examples ≥ {RECOMMENDED_EXAMPLES} recommended for fine-tuning")]
-    return [Reason(rule="data-volume", evidence=f"{n} examples: enough to fine-tune ({RECOMMENDED_EXAMPLES}+ recommended)")]
-
-
-def volume_factor(n: int) -> float:
-    return max(f for floor, f in NO_DATA_FACTOR.items() if n >= floor)
-
-
-def rule_cost(cost, n_examples: int) -> list[Reason]:
-    if cost is None or n_examples == 0:  # nothing to train on: no training cost to weigh
-        return []
-    alt = cost.cheapest_prompting
-    be = cost.break_even.get(alt)
-    label = "measured" if not cost.tokens_estimated else "estimated"
-    per = f"{alt} ${cost.per_call[alt] * 1000:.4f} vs fine-tuned ${cost.per_call['fine-tuned'] * 1000:.4f} per 1,000 calls ({label} tokens, {cost.price_source} prices)"
-    if be is None:
-        return [Reason(rule="cost", favours=alt, weight=0.5,
-                       evidence=f"fine-tuning never pays back: {per}")]
-    monthly = cost.monthly_calls
-    if monthly >= be:
-        return [Reason(rule="cost", favours="fine-tuned", weight=1.0,
-                       evidence=f"{monthly:,} calls/month ≥ break-even {be:,.0f} (training ${cost.training_cost:.2f}; {per})")]
-    return [Reason(rule="cost", favours=alt, weight=0.5,
-                   evidence=f"{monthly:,} calls/month < break-even {be:,.0f} (training ${cost.training_cost:.2f}; {per})")]
-
-
-# measured rules --------------------------------------------------------------------------------
 def rule_measured(summary, candidates: list[str]) -> list[Reason]:
-    if summary is None or not summary.measured or not summary.quality_metric:
+    if summary is None or not summary.measured or not (metric := primary_metric(summary, candidates)):
         return []
-    metric = summary.quality_metric
-    rows = [(p, summary.pipelines[p].metrics[metric]) for p in candidates
-            if p in summary.pipelines and metric in summary.pipelines[p].metrics]
-    if len(rows) < 2:
-        return []
-    rows.sort(key=lambda r: r[1].mean, reverse=True)
-    (best, b), (second, s) = rows[0], rows[1]
-    ev = f"{metric}: {best} {b.mean:.2f} [{b.low:.2f}, {b.high:.2f}] vs {second} {s.mean:.2f} [{s.low:.2f}, {s.high:.2f}] (n={b.n}, 95% bootstrap)"
-    if b.low > s.high:
-        return [Reason(rule="measured-quality", favours=best, weight=3.0, evidence=f"{ev}: clearly better")]
-    if b.mean > s.mean:
-        return [Reason(rule="measured-quality", favours=best, weight=1.0, evidence=f"{ev}: ahead, intervals overlap")]
-    return [Reason(rule="measured-quality", evidence=f"{ev}: a tie")]
+    rows = [(p, iv.mean, iv.low, iv.high) for p in candidates
+            if p in summary.pipelines and (iv := summary.pipelines[p].metrics.get(metric))]
+    n = max(summary.pipelines[p].metrics[metric].n for p, *_ in rows)
+    ev = f"{metric} (n={n}, 95% bootstrap): " + ", ".join(f"{p} {m:.2f} [{lo:.2f}, {hi:.2f}]" for p, m, lo, hi in rows)
+    return [_separation("measured-quality", rows, ev)]
 
 
 def rule_judgments(rates: dict[str, tuple[float, float, float, int]], kind: str) -> list[Reason]:
     """``rates``: pipeline -> (win rate, Wilson low, Wilson high, n judgments)."""
-    rule = "human-judgments" if kind == "human" else "llm-judge"
-    rows = sorted(((p, r) for p, r in rates.items() if r[3] >= MIN_JUDGMENTS), key=lambda x: x[1][0], reverse=True)
+    rows = [(p, r[0], r[1], r[2]) for p, r in rates.items() if r[3] >= MIN_JUDGMENTS]
     if len(rows) < 2:
         return []
-    (best, b), (second, s) = rows[0], rows[1]
-    scale = 1.0 if kind == "human" else 0.5
-    ev = (f"win rate {best} {b[0]:.0%} [{b[1]:.0%}, {b[2]:.0%}] vs {second} {s[0]:.0%} [{s[1]:.0%}, {s[2]:.0%}] "
-          f"over {b[3]} {kind} judgments (95% Wilson)")
-    if b[1] > s[2]:
-        return [Reason(rule=rule, favours=best, weight=3.0 * scale, evidence=f"{ev}: clearly preferred")]
-    if b[0] > s[0]:
-        return [Reason(rule=rule, favours=best, weight=1.0 * scale, evidence=f"{ev}: ahead, intervals overlap")]
-    return [Reason(rule=rule, evidence=f"{ev}: a tie")]
+    n = max(r[3] for r in rates.values())
+    ev = (f"win rate over {n} {kind} judgments (95% Wilson): "
+          + ", ".join(f"{p} {w:.0%} [{lo:.0%}, {hi:.0%}]" for p, w, lo, hi in rows))
+    return [_separation("human-judgments" if kind == "human" else "llm-judge", rows, ev)]
+
+
+def overruling(reasons: list[Reason]) -> Reason | None:
+    separated = [r for r in reasons if r.decision == MEASURED and r.favours]
+    return min(separated, key=lambda r: MEASURED_PRIORITY.index(r.rule), default=None)
 
 
 # verdict --------------------------------------------------------------------------------------------
+def retrieval_confidence(s: DataSignals) -> float:
+    if not s.n_docs:
+        return 1.0  # nothing to retrieve: certain
+    if s.knowledge_need is None:
+        return 0.6  # documents alone, unmeasured
+    at = retrieve_threshold(s)
+    return 0.5 + 0.5 * min(1.0, abs(s.knowledge_need - at) / at)
+
+
+def combination(rec: str, retrieve: bool, tuning: TuningAnswer) -> str | None:
+    """The complement of a named combination, if any."""
+    if rec == "rag" and (tuning.fine_tune or tuning.deferred):
+        return "fine-tuned"  # knowledge + strict format / jargon: RAG for facts, fine-tune the generator
+    if rec == "few-shot" and tuning.deferred:
+        return "fine-tuned"  # a fine-tuning case without enough examples yet
+    if rec == "fine-tuned" and retrieve:
+        return "rag"
+    return None
+
+
 def decide(signals: DataSignals, *, cost=None, summary=None, human_rates=None, llm_rates=None,
            fine_tuned_available: bool = True) -> Advice:
-    """Apply every rule and pick the pipeline with the highest score."""
-    data_reasons = (rule_knowledge(signals) + rule_format(signals) + rule_domain(signals) + rule_simple(signals)
-                    + rule_volume(signals) + rule_cost(cost, signals.n_examples))
+    """Answer retrieve-or-not, then fine-tune-or-prompt; let separated measurements overrule."""
+    reasons = data_reasons(signals, cost)
+    retrieve = should_retrieve(signals)
+    tuning = answer_tuning(reasons, signals.n_examples)
+    data_rec = "rag" if retrieve else "fine-tuned" if tuning.fine_tune else "few-shot"
+    confidence = retrieval_confidence(signals) if retrieve else min(retrieval_confidence(signals), tuning.confidence)
+    confidence = min(confidence, DATA_CONFIDENCE_CAP)
     # Without a fine-tuned model, the "fine-tuned" pipeline ran the base model: its measurements say
     # nothing about fine-tuning, so it is left out of measured comparisons.
     candidates = [p for p in PIPELINES if fine_tuned_available or p != "fine-tuned"]
-    measured = rule_measured(summary, candidates)
-    judged = rule_judgments(human_rates or {}, "human") + rule_judgments(llm_rates or {}, "llm")
-    reasons = data_reasons + measured + judged
-    factor = volume_factor(signals.n_examples)
-    scores = {p: 0.0 for p in PIPELINES}
-    for r in reasons:
-        if r.favours:
-            scores[r.favours] += r.weight * (factor if r.favours == "fine-tuned" and r in data_reasons else 1.0)
-    ranked = sorted(PIPELINES, key=lambda p: (-scores[p], PIPELINES.index(p)))
-    top, second = scores[ranked[0]], scores[ranked[1]]
-    has_measured = bool(measured or judged)
-    confidence = 0.5 + 0.5 * ((top - second) / top if top > 0 else 0.0)
-    confidence = min(confidence, 0.95 if has_measured else 0.75)  # data signals alone never make us sure
-    advice = Advice(dataset=signals.dataset, recommendation=ranked[0], confidence=round(confidence, 2),
-                    reasons=reasons, next_steps=[], scores={p: round(v, 2) for p, v in scores.items()},
-                    measured=has_measured, signals=signals, cost=cost)
+    measured = (rule_judgments(human_rates or {}, "human") + rule_measured(summary, candidates)
+                + rule_judgments(llm_rates or {}, "llm"))
+    reasons += measured
+    decisive = overruling(measured)
+    rec = decisive.favours if decisive else data_rec
+    if decisive:
+        confidence = MEASURED_AGREES if rec == data_rec else MEASURED_OVERRULES
+    advice = Advice(dataset=signals.dataset, recommendation=rec, also=combination(rec, retrieve, tuning),
+                    confidence=round(confidence, 2), reasons=reasons, next_steps=[],
+                    answers=answers(signals, retrieve, tuning, decisive),
+                    measured=bool(measured), signals=signals, cost=cost)
+    advice.why_not = why_not(advice, retrieve, tuning, decisive)
     advice.next_steps = next_steps(advice, summary, fine_tuned_available, bool(human_rates))
     return advice
+
+
+def _tuning_sum(t: TuningAnswer) -> str:
+    return (f"fine-tuning votes {t.votes_for:g} ({', '.join(t.for_rules) or 'none'}) ×{t.factor:g} for data volume = "
+            f"{t.scaled:g} vs prompting {t.votes_against:g} ({', '.join(t.against_rules) or 'none'})")
+
+
+def answers(s: DataSignals, retrieve: bool, t: TuningAnswer, decisive: Reason | None) -> dict[str, str]:
+    need = "unmeasured" if s.knowledge_need is None else f"{s.knowledge_need:.0%}"
+    out = {RETRIEVAL: ("retrieve" if retrieve else "don't retrieve") + f" (knowledge need {need}, "
+                      f"threshold {retrieve_threshold(s):.0%}, {s.n_docs} documents)",
+           FINE_TUNING: ("fine-tune" if t.fine_tune else "fine-tune once examples reach "
+                         f"{MIN_EXAMPLES}" if t.deferred else "prompt") + f": {_tuning_sum(t)}"}
+    if decisive:
+        out[MEASURED] = f"{decisive.favours} ({decisive.rule}: intervals separate)"
+    return out
+
+
+def why_not(advice: Advice, retrieve: bool, t: TuningAnswer, decisive: Reason | None) -> dict[str, str]:
+    s, rec = advice.signals, advice.recommendation
+    knowledge = next(r for r in advice.reasons if r.rule == "knowledge")
+    out = {}
+    for p in (p for p in PIPELINES if p != rec):
+        if decisive:
+            out[p] = f"{decisive.rule}: {rec}'s interval is clear of {p}'s"
+        elif p == "rag":
+            out[p] = f"knowledge: {knowledge.evidence}"
+        elif rec == "rag":
+            share = "the" if s.knowledge_need is None else f"{s.knowledge_need:.0%} of the"
+            lack = f"{share} answers need document facts that " + (
+                "fine-tuning does not reliably add" if p == "fine-tuned" else "a prompt of examples does not contain")
+            out[p] = f"knowledge: {lack}" + (" (fine-tune alongside RAG: see also)" if p == advice.also else "")
+        elif p == "fine-tuned" and not s.n_examples:
+            out[p] = "data-volume: no examples to train on"
+        elif p == "fine-tuned" and t.deferred:
+            out[p] = f"data-volume: {s.n_examples} examples < {MIN_EXAMPLES}, the minimum to fine-tune on ({_tuning_sum(t)})"
+        else:
+            out[p] = f"fine-tune or prompt: {_tuning_sum(t)}"
+    return out
 
 
 def next_steps(advice: Advice, summary, fine_tuned_available: bool, judged: bool) -> list[str]:
     s, d, rec = advice.signals, advice.dataset, advice.recommendation
     steps = []
-    if rec == "fine-tuned" and not fine_tuned_available:
+    if "fine-tuned" in (rec, advice.also) and not fine_tuned_available and s.n_examples >= MIN_EXAMPLES:
         steps.append(f"Fine-tune on the examples: `sandbox check-data {d}` then `sandbox finetune {d} --wait`.")
-    if s.n_examples < MIN_EXAMPLES and rec != "few-shot" or (rec == "fine-tuned" and s.n_examples < GOOD_EXAMPLES):
+    if rec == "rag" and advice.also == "fine-tuned":
+        steps.append(f"RAG for the facts; fine-tune the generator on the format once you have {MIN_EXAMPLES}–"
+                     f"{GOOD_EXAMPLES}+ examples ({s.n_examples} now).")
+    if rec == "few-shot" and advice.also == "fine-tuned":
+        steps.append(f"Few-shot now; fine-tune when the examples reach {MIN_EXAMPLES} ({s.n_examples} now).")
+    elif rec == "fine-tuned" and s.n_examples < GOOD_EXAMPLES:
         steps.append(f"Collect more input→output examples: {s.n_examples} now, {GOOD_EXAMPLES}+ for a reliable fine-tune.")
     if rec == "rag":
         steps.append(f"Index the documents (`sandbox index {d}`) and check retrieval hit@k in `sandbox eval {d}`.")
@@ -239,76 +220,33 @@ def next_steps(advice: Advice, summary, fine_tuned_available: bool, judged: bool
     return steps
 
 
-# cost -------------------------------------------------------------------------------------------------
-# Reference prices (USD per 1M tokens, OpenAI list prices for gpt-4o-mini and its fine-tunes), used
-# when the configured endpoints are free (the local server has price 0) so a break-even still means
-# something. Always labelled as reference prices in the evidence.
-REFERENCE_PRICES = {"base": (0.15, 0.60), "fine-tuned": (0.30, 1.20), "train": 3.00}
-REFERENCE_LABEL = "reference gpt-4o-mini list"
-TRAIN_EPOCHS = 3  # the usual default for a few hundred examples; training tokens = data tokens × epochs
-MESSAGE_OVERHEAD = 8  # chat-template tokens per message
+# plain-text explanation (CLI, Markdown report) -----------------------------------------------------------
+QUESTIONS = {RETRIEVAL: "1. Retrieve or not?", FINE_TUNING: "2. Fine-tune or prompt?",
+             MEASURED: "3. Does measured evidence overrule?"}
 
 
-class CostEstimate(BaseModel):
-    monthly_calls: int
-    tokens: dict[str, tuple[float, float]] = Field(description="pipeline -> (prompt, completion) tokens per call")
-    prices: dict[str, tuple[float, float]] = Field(description="pipeline -> (input, output) USD per 1M tokens")
-    per_call: dict[str, float]
-    training_tokens: float
-    training_cost: float
-    break_even: dict[str, float | None] = Field(description="prompting pipeline -> monthly calls above which fine-tuned is cheaper")
-    cheapest_prompting: str
-    tokens_estimated: bool
-    price_source: str
-
-    def monthly(self, calls: float) -> dict[str, float]:
-        """Cost of a month at ``calls`` calls; the fine-tune's training is paid within that month."""
-        out = {p: calls * c for p, c in self.per_call.items()}
-        out["fine-tuned"] += self.training_cost
-        return out
+def headline(advice: Advice) -> str:
+    also = f" (also {advice.also})" if advice.also else ""
+    basis = "" if advice.measured else ", from data signals only"
+    return f"{advice.dataset}: {advice.recommendation}{also} (confidence {advice.confidence:.2f}{basis})"
 
 
-def estimate_cost(workspace, signals: DataSignals, summary=None, training_tokens: float | None = None) -> CostEstimate:
-    """Per-call and training cost from measured tokens (else estimated from the data), and the break-even
-    monthly volume: training cost / per-call saving, i.e. the fine-tune pays for itself within one month.
-
-    ``training_tokens``: billed training tokens from the fine-tuning preflight when known."""
-    settings = workspace.settings
-    measured = summary is not None and all(
-        summary.pipelines.get(p) and "prompt_tokens" in summary.pipelines[p].metrics and not summary.pipelines[p].errors == summary.pipelines[p].n
-        for p in PIPELINES)
-    if measured:
-        tokens = {p: (summary.pipelines[p].metrics["prompt_tokens"].mean, summary.pipelines[p].metrics["completion_tokens"].mean)
-                  for p in PIPELINES}
-    else:
-        out = signals.output_tokens
-        tokens = {"few-shot": (signals.few_shot_prompt_tokens, out), "rag": (signals.rag_prompt_tokens, out),
-                  "fine-tuned": (signals.fine_tuned_prompt_tokens, out)}
-    endpoints = {p: settings.endpoint_for(p) for p in PIPELINES}
-    free = all(e.price_in_per_mtok == 0 and e.price_out_per_mtok == 0 for e in endpoints.values())
-    if free:
-        prices = {p: REFERENCE_PRICES["fine-tuned" if p == "fine-tuned" else "base"] for p in PIPELINES}
-        train_price = REFERENCE_PRICES["train"]
-    else:
-        prices = {p: (e.price_in_per_mtok, e.price_out_per_mtok) for p, e in endpoints.items()}
-        train_price = endpoints["fine-tuned"].price_train_per_mtok
-    per_call = {p: (tokens[p][0] * prices[p][0] + tokens[p][1] * prices[p][1]) / 1e6 for p in PIPELINES}
-    if training_tokens is None:
-        per_example = signals.system_tokens + signals.input_tokens + signals.output_tokens + 3 * MESSAGE_OVERHEAD
-        training_tokens = signals.n_examples * per_example * TRAIN_EPOCHS
-    training = (training_tokens, training_tokens * train_price / 1e6)
-    break_even = {}
-    for p in ("few-shot", "rag"):
-        saving = per_call[p] - per_call["fine-tuned"]
-        break_even[p] = training[1] / saving if saving > 0 else None
-    cheapest = min(("few-shot", "rag"), key=lambda p: per_call[p])
-    return CostEstimate(monthly_calls=settings.advisor.monthly_calls, tokens=tokens, prices=prices, per_call=per_call,
-                        training_tokens=training[0], training_cost=training[1], break_even=break_even,
-                        cheapest_prompting=cheapest, tokens_estimated=not measured,
-                        price_source=REFERENCE_LABEL if free else "endpoint")
+def reason_line(r: Reason) -> str:
+    mark = f"→ {r.favours} (+{r.weight:g})" if r.favours else "· info"
+    return f"[{r.rule}] {mark}: {r.evidence}"
 
 
-Advice.model_rebuild()
+def explain(advice: Advice) -> list[tuple[int, str]]:
+    """(indent, text) lines: each question with its answer and the reasons that voted on it, then why not."""
+    lines = []
+    for decision, question in QUESTIONS.items():
+        voted = [r for r in advice.reasons if r.decision == decision]
+        if not voted:
+            continue
+        answer = advice.answers.get(decision, "no: the intervals overlap, the data signals decide")
+        lines += [(0, f"{question} {answer}")] + [(1, reason_line(r)) for r in voted]
+    lines += [(0, "Why not:")] + [(1, f"{p}: {text}") for p, text in advice.why_not.items()]
+    return lines
 
 
 # entry point --------------------------------------------------------------------------------------------

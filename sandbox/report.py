@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import PIPELINES
+from sandbox.advisor import QUESTIONS
 from sandbox.errors import ConfigError
 
 COLORS = {"few-shot": "#4C72B0", "rag": "#55A868", "fine-tuned": "#C44E52"}
@@ -140,7 +141,7 @@ def build_context(workspace, dataset: str, advice=None, summary=None, store=None
                          "metrics": {m: s.metrics[m] for m in METRIC_LABELS if m in s.metrics},
                          "latency": s.metrics.get("latency_s"), "cost": s.metrics.get("cost_usd")})
     return {
-        "advice": advice, "summary": summary, "rows": rows, "labels": METRIC_LABELS,
+        "advice": advice, "questions": QUESTIONS, "summary": summary, "rows": rows, "labels": METRIC_LABELS,
         "examples": summary.examples, "pipelines": PIPELINES,
         "human": human, "llm": llm, "n_human": sum(j.judge_kind == "human" for j in judgments),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -170,10 +171,12 @@ def _iv(iv) -> str:
 def render_markdown(ctx: dict[str, Any]) -> str:
     a = ctx["advice"]
     out = [f"# Which approach for `{_md(a.dataset)}`?", "",
-           f"**Recommendation: {a.recommendation}** (confidence {a.confidence:.2f}"
-           f"{'' if a.measured else ', from data signals only'}). Generated {ctx['created']}.", "",
-           "## Evidence", "", "| rule | favours | weight | evidence |", "| --- | --- | --- | --- |"]
-    out += [f"| {r.rule} | {r.favours or '—'} | {r.weight:g} | {_md(r.evidence)} |" for r in a.reasons]
+           f"**Recommendation: {a.recommendation}**{f' (also {a.also})' if a.also else ''} (confidence {a.confidence:.2f}"
+           f"{'' if a.measured else ', from data signals only'}). Generated {ctx['created']}.", ""]
+    out += [f"- {QUESTIONS[d]} {_md(text)}" for d, text in a.answers.items()]
+    out += [f"- Why not {p}: {_md(text)}" for p, text in a.why_not.items()]
+    out += ["", "## Evidence", "", "| decision | rule | favours | weight | evidence |", "| --- | --- | --- | --- | --- |"]
+    out += [f"| {r.decision} | {r.rule} | {r.favours or '—'} | {r.weight:g} | {_md(r.evidence)} |" for r in a.reasons]
     out += ["", "## Next steps", ""] + [f"- {_md(s)}" for s in a.next_steps]
     if ctx["rows"]:
         metrics = [m for m in ctx["labels"] if any(m in r["metrics"] for r in ctx["rows"])]
@@ -221,13 +224,15 @@ th{background:#f4f4f4} .verdict{font-size:1.4em;padding:.6em 1em;background:#eef
 .muted{color:#777}
 </style></head><body>
 <h1>Which approach for <code>{{ advice.dataset }}</code>?</h1>
-<p class="verdict">Recommendation: <b>{{ advice.recommendation }}</b>
+<p class="verdict">Recommendation: <b>{{ advice.recommendation }}</b>{% if advice.also %} (also <b>{{ advice.also }}</b>){% endif %}
  (confidence {{ '%.2f' % advice.confidence }}{% if not advice.measured %}, from data signals only{% endif %})</p>
 <p class="muted">Generated {{ created }} by <code>sandbox</code>. Rules follow the decision framework:
 fine-tune for strict formats, domain language and cost; use RAG to add knowledge; use prompting for simple instructions.</p>
+<ul>{% for d, text in advice.answers.items() %}<li>{{ questions[d] }} {{ text }}</li>{% endfor %}
+{% for p, text in advice.why_not.items() %}<li>Why not {{ p }}: {{ text }}</li>{% endfor %}</ul>
 <h2>Evidence</h2>
-<table><tr><th>rule</th><th>favours</th><th>weight</th><th>evidence</th></tr>
-{% for r in advice.reasons %}<tr><td>{{ r.rule }}</td><td>{{ r.favours or '—' }}</td><td>{{ r.weight }}</td><td>{{ r.evidence }}</td></tr>
+<table><tr><th>decision</th><th>rule</th><th>favours</th><th>weight</th><th>evidence</th></tr>
+{% for r in advice.reasons %}<tr><td>{{ r.decision }}</td><td>{{ r.rule }}</td><td>{{ r.favours or '—' }}</td><td>{{ r.weight }}</td><td>{{ r.evidence }}</td></tr>
 {% endfor %}</table>
 <h2>Next steps</h2><ul>{% for s in advice.next_steps %}<li>{{ s }}</li>{% endfor %}</ul>
 {% if rows %}

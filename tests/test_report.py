@@ -37,7 +37,7 @@ def test_html_report_is_self_contained_and_escaped(evaluated, tmp_path):
 def test_markdown_report(evaluated, tmp_path):
     text = write_report(evaluated, "valves", tmp_path / "r.md").read_text()
     assert text.startswith("# Which approach for `valves`?")
-    assert "| rule | favours | weight | evidence |" in text
+    assert "| decision | rule | favours | weight | evidence |" in text and "Why not" in text
     assert "![Cost break-even](data:image/png;base64," in text
     assert "<script>" not in text and "&lt;script&gt;" in text
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 
-REASON_COLUMNS = ["rule", "favours", "weight", "evidence"]
+REASON_COLUMNS = ["decision", "rule", "favours", "weight", "evidence"]
 
 
 def advise(ctx: AppContext, dataset: str):
@@ -19,14 +19,20 @@ def advise(ctx: AppContext, dataset: str):
 
 
 def verdict_markdown(advice) -> str:
+    """Verdict, the answer to each question, and why not the others; user text escaped."""
+    from sandbox.advisor import QUESTIONS
+
+    also = f" (also **{advice.also}**)" if advice.also else ""
     basis = "evaluations and judgments included" if advice.measured else "from data signals only"
-    return (f"### {html.escape(advice.dataset)}: **{advice.recommendation}**\n"
-            f"Confidence {advice.confidence:.2f} ({basis}). Scores: "
-            + ", ".join(f"{p} {v:g}" for p, v in advice.scores.items()))
+    lines = [f"### {html.escape(advice.dataset)}: **{advice.recommendation}**{also}",
+             f"Confidence {advice.confidence:.2f} ({basis})."]
+    lines += [f"- {QUESTIONS[d]} {html.escape(a)}" for d, a in advice.answers.items()]
+    lines += [f"- Why not {p}: {html.escape(t)}" for p, t in advice.why_not.items()]
+    return "\n".join(lines)
 
 
 def reasons_table(advice) -> list[list[str]]:
-    return [[r.rule, r.favours or "—", f"{r.weight:g}", r.evidence] for r in advice.reasons]
+    return [[r.decision, r.rule, r.favours or "—", f"{r.weight:g}", r.evidence] for r in advice.reasons]
 
 
 def steps_text(advice) -> str:

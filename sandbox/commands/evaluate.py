@@ -82,7 +82,7 @@ def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
     """
     from rich.text import Text
 
-    from sandbox.advisor import advise
+    from sandbox.advisor import advise, explain, headline
 
     ws = workspace()
     advice = advise(ws, dataset)
@@ -92,11 +92,9 @@ def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
         print_json(advice.contract())
         return
     out = console()
-    out.print(Text(f"{advice.dataset}: {advice.recommendation}", style="bold"),
-              f"(confidence {advice.confidence:.2f}{'' if advice.measured else ', from data signals only'})", markup=False)
-    for r in advice.reasons:
-        mark = f"→ {r.favours} (+{r.weight:g})" if r.favours else "· info"
-        out.print(f"  [{r.rule}] {mark}: {r.evidence}", markup=False)
+    out.print(Text(headline(advice), style="bold"))
+    for indent, line in explain(advice):
+        out.print("  " * indent + line, markup=False)
     out.print("Next steps:")
     for step in advice.next_steps:
         out.print(f"  - {step}", markup=False)
