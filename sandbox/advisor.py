@@ -199,7 +199,7 @@ def next_steps(advice: Advice, summary, fine_tuned_available: bool, judged: bool
     s, d, rec = advice.signals, advice.dataset, advice.recommendation
     steps = []
     if "fine-tuned" in (rec, advice.also) and not fine_tuned_available and s.n_examples >= MIN_EXAMPLES:
-        steps.append(f"Fine-tune on the examples: `sandbox check-data {d}` then `sandbox finetune {d} --wait`.")
+        steps.append(f"Fine-tune on the examples: `sandbox check-data {d}` then `sandbox finetune start {d}`.")
     if rec == "rag" and advice.also == "fine-tuned":
         steps.append(f"RAG for the facts; fine-tune the generator on the format once you have {MIN_EXAMPLES}–"
                      f"{GOOD_EXAMPLES}+ examples ({s.n_examples} now).")

@@ -96,7 +96,7 @@ def _default_pipelines() -> dict[str, PipelineConfig]:
 
 
 class DatasetConfig(_Section):
-    fine_tuned_model: str = Field("", description="written by `sandbox finetune DATASET`; used by the fine-tuned pipeline")
+    fine_tuned_model: str = Field("", description="written by `sandbox finetune start DATASET`; used by the fine-tuned pipeline")
 
 
 class Settings(_Section):

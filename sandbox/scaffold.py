@@ -93,7 +93,7 @@ model = "smollm2-135m-instruct"
 # [advisor]
 # monthly_calls = 100000            # expected calls per month, for the cost break-even
 
-# `sandbox finetune DATASET` records each dataset's fine-tuned model here, e.g.
+# `sandbox finetune start DATASET` records each dataset's fine-tuned model here, e.g.
 # [datasets.{name}]
 # fine_tuned_model = "ft:..."
 '''

@@ -30,3 +30,12 @@ def test_config_error_is_one_clear_message(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "chunk_tokns" in result.stderr and "line 2" in result.stderr
+
+
+def test_finetune_verbs_do_not_shadow_dataset_names(tmp_path):
+    """`start list` fine-tunes a dataset named `list`; a bare non-verb is the shorthand for `start`."""
+    (tmp_path / "corpora").mkdir()
+    for args in (("finetune", "start", "list"), ("finetune", "nosuch")):
+        result = run("--workspace", str(tmp_path), *args, "--no-wait")
+        name = args[-1]
+        assert result.returncode == 1 and f"Dataset '{name}' not found" in result.stderr, result.stderr

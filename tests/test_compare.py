@@ -95,7 +95,7 @@ def test_pipeline_errors_are_data_and_stored(tmp_path, servers):
     records = compare(ws, "two litres in pints", dataset="units", pipelines=["fine-tuned", "few-shot"], store=store,
                       resources=resources(ws), question_id="q9", reference="3.5 pt", origin="eval")
     assert [r.pipeline for r in records] == ["fine-tuned", "few-shot"]
-    assert "sandbox finetune units" in records[0].error and records[1].ok
+    assert "sandbox finetune start units" in records[0].error and records[1].ok
     stored = {r.pipeline: r for r in store.runs(comparison_id=records[0].comparison_id)}
     assert stored["few-shot"] == records[1] and stored["fine-tuned"].error == records[0].error
     assert stored["few-shot"].reference == "3.5 pt" and stored["few-shot"].question_id == "q9"

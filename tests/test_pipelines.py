@@ -131,4 +131,4 @@ def test_fine_tuned_sends_only_short_prompt(tmp_path):
 def test_fine_tuned_without_model_says_how_to_get_one(ws):
     with pytest.raises(ConfigError) as err:
         prepare(ws, "fine-tuned", "q")
-    assert "No fine-tuned model for dataset 'units'" in str(err.value) and "sandbox finetune units" in str(err.value)
+    assert "No fine-tuned model for dataset 'units'" in str(err.value) and "sandbox finetune start units" in str(err.value)

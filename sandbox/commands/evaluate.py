@@ -1,4 +1,4 @@
-"""`sandbox eval` and `sandbox advise`: measure the pipelines, then say which approach the evidence favours."""
+"""`sandbox eval`: run the held-out questions through the pipelines and score every answer."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def eval_command(
         summary = run_eval(ws, dataset, pipelines=names, limit=limit,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     if report:
-        _write_report(ws, summary.dataset, report)
+        write_report_file(ws, summary.dataset, report)
     if as_json:
         print_json(summary.model_dump(mode="json"))
         return
@@ -72,35 +72,7 @@ def eval_command(
                     f"{summary.judged} judged, {summary.seconds:.1f} s.")
 
 
-@app.command("advise")
-def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
-                   report: Optional[Path] = ReportOpt) -> None:
-    """Say whether few-shot prompting, RAG or fine-tuning fits this dataset, with the evidence.
-
-    Works from the data alone (example count, output format, jargon, need for document facts,
-    prompt length and cost); uses `sandbox eval` results and judgments when they exist.
-    """
-    from rich.text import Text
-
-    from sandbox.advisor import advise, explain, headline
-
-    ws = workspace()
-    advice = advise(ws, dataset)
-    if report:
-        _write_report(ws, advice.dataset, report, advice=advice)
-    if as_json:
-        print_json(advice.contract())
-        return
-    out = console()
-    out.print(Text(headline(advice), style="bold"))
-    for indent, line in explain(advice):
-        out.print("  " * indent + line, markup=False)
-    out.print("Next steps:")
-    for step in advice.next_steps:
-        out.print(f"  - {step}", markup=False)
-
-
-def _write_report(ws, dataset: str, path: Path, advice=None) -> None:
+def write_report_file(ws, dataset: str, path: Path, advice=None) -> None:
     from sandbox.report import write_report
 
     written = write_report(ws, dataset, path, advice=advice)

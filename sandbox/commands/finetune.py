@@ -1,4 +1,8 @@
-"""`sandbox check-data` and `sandbox finetune`: preflight, launch, follow, register, export."""
+"""`sandbox check-data` and the `sandbox finetune` group: start, status, cancel, list, export.
+
+Verbs are subcommands, so a dataset may be called anything (`sandbox finetune start list`);
+`sandbox finetune DATASET` stays a shorthand for `start DATASET` when DATASET is not a verb.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,32 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import FineTuneError
+from sandbox.finetune import client as ft
+from sandbox.finetune.launch import endpoint_name, launch, register, run_preflight
 
-ACTIONS = ("status", "cancel", "list", "export")
+ProviderOpt = typer.Option("local", "--provider", help="local (LoRA on the built-in model) or openai.")
+EndpointOpt = typer.Option(None, "--endpoint", help="Any endpoint NAME from sandbox.toml that speaks OpenAI's fine-tuning API.")
+
+
+class StartByDefault(TyperGroup):
+    """A group whose first argument, when it is not a verb (nor --help), is the dataset of `start`."""
+
+    default_command = "start"
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+finetune_app = typer.Typer(cls=StartByDefault, no_args_is_help=True, help=(
+    "Fine-tune on a dataset's examples: `start DATASET` (or just `finetune DATASET`) preflights, uploads, "
+    "trains, follows and registers the model for the fine-tuned pipeline; then `status`, `cancel`, `list`, `export`."))
+app.add_typer(finetune_app, name="finetune")
 
 
 @app.command("check-data")
@@ -21,7 +46,6 @@ def check_data(
     as_json: bool = JsonOpt,
 ) -> None:
     """Preflight fine-tuning data: format errors by line, token stats, duplicates, leakage, split, cost."""
-    from sandbox.finetune.launch import endpoint_name, run_preflight
     from sandbox.finetune.preflight import render
 
     ws = workspace()
@@ -34,32 +58,22 @@ def check_data(
         raise typer.Exit(1)
 
 
-@app.command("finetune")
-def finetune(
-    target: Optional[str] = typer.Argument(None, help="DATASET (or examples file) to fine-tune on, or one of: status [JOB], cancel JOB, list, export JOB_OR_MODEL."),
-    job_arg: Optional[str] = typer.Argument(None, metavar="[JOB]", help="Job id (or model id for export)."),
-    provider: str = typer.Option("local", "--provider", help="local (LoRA on the built-in model) or openai."),
-    endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Any endpoint NAME from sandbox.toml that speaks OpenAI's fine-tuning API."),
+@finetune_app.command("start")
+def start(
+    target: Optional[str] = typer.Argument(None, help="DATASET (corpora/NAME) or examples file to fine-tune on (default: the first dataset)."),
+    provider: str = ProviderOpt,
+    endpoint: Optional[str] = EndpointOpt,
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job until it ends (progress bar)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: 3 locally, the provider's 'auto' remotely)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     lr_multiplier: Optional[float] = typer.Option(None, "--lr-multiplier", min=0.0),
     suffix: Optional[str] = typer.Option(None, "--suffix", help="Part of the model name (default: the dataset name)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="export: folder to write the adapter and merged model into."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Fine-tune on a dataset's examples (preflight, upload, train, follow, register the model for the
-    fine-tuned pipeline); also `finetune status [JOB]`, `cancel JOB`, `list`, `export JOB --out DIR`."""
-    from sandbox.finetune import client as ft
-    from sandbox.finetune.launch import endpoint_name, launch, register
-
+    """Preflight, upload, train, follow and register the model for the fine-tuned pipeline."""
     ws = workspace()
-    name = endpoint_name(ws, provider, endpoint)
-    if target == "export":
-        return _export(ws, job_arg, out, as_json)
-    if target in ACTIONS:
-        return _manage(ws, target, job_arg, ft.make_client(ws, name), as_json)
-    run = launch(ws, target, name, epochs=epochs, batch_size=batch_size, lr_multiplier=lr_multiplier, suffix=suffix)
+    run = launch(ws, target, endpoint_name(ws, provider, endpoint), epochs=epochs, batch_size=batch_size,
+                 lr_multiplier=lr_multiplier, suffix=suffix)
     job, dataset = run.job, run.dataset
     if not as_json:
         console().print(f"Job {job.id} created: {run.n_train} train / {run.n_validation} validation examples, "
@@ -79,10 +93,50 @@ def finetune(
         console().print(f"Follow it with: sandbox finetune status {job.id}", markup=False)
 
 
+@finetune_app.command("list")
+def list_jobs(provider: str = ProviderOpt, endpoint: Optional[str] = EndpointOpt, as_json: bool = JsonOpt) -> None:
+    """The 20 most recent fine-tuning jobs of the provider."""
+    _list(_client(provider, endpoint), as_json)
+
+
+@finetune_app.command("status")
+def status(job_id: Optional[str] = typer.Argument(None, metavar="[JOB]", help="Job id (default: list the jobs)."),
+           provider: str = ProviderOpt, endpoint: Optional[str] = EndpointOpt, as_json: bool = JsonOpt) -> None:
+    """A job's status and its latest step metrics (without JOB: the job list)."""
+    client = _client(provider, endpoint)
+    if job_id is None:
+        return _list(client, as_json)
+    _show(client, ft.call("status the job", client.fine_tuning.jobs.retrieve, job_id), as_json)
+
+
+@finetune_app.command("cancel")
+def cancel(job_id: str = typer.Argument(..., metavar="JOB", help="Job id (see `sandbox finetune list`)."),
+           provider: str = ProviderOpt, endpoint: Optional[str] = EndpointOpt, as_json: bool = JsonOpt) -> None:
+    """Cancel a running job."""
+    client = _client(provider, endpoint)
+    _show(client, ft.call("cancel the job", client.fine_tuning.jobs.cancel, job_id), as_json)
+
+
+@finetune_app.command("export")
+def export(ref: str = typer.Argument(..., metavar="JOB_OR_MODEL", help="A local job id or fine-tuned model id."),
+           out: Path = typer.Option(..., "--out", help="Folder to write the adapter and merged model into."),
+           as_json: bool = JsonOpt) -> None:
+    """Write a local job's LoRA adapter, the merged HF model and a serving recipe to --out."""
+    from sandbox.finetune.export import export as export_adapter
+
+    result = export_adapter(workspace(), ref, out)
+    if as_json:
+        return print_json(result)
+    console().print(f"Adapter: {result['adapter']}\nMerged model: {result['merged']}\nServing recipe: {result['readme']}", markup=False)
+
+
+def _client(provider: str, endpoint: Optional[str]):
+    ws = workspace()
+    return ft.make_client(ws, endpoint_name(ws, provider, endpoint))
+
+
 def _follow(client, job_id: str, quiet: bool):
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from sandbox.finetune import client as ft
 
     if quiet:
         return ft.follow(client, job_id)
@@ -101,22 +155,18 @@ def _follow(client, job_id: str, quiet: bool):
         return ft.follow(client, job_id, update)
 
 
-def _manage(ws, action: str, job_id: Optional[str], client, as_json: bool) -> None:
-    from sandbox.finetune import client as ft
+def _list(client, as_json: bool) -> None:
+    jobs = ft.call("list jobs", client.fine_tuning.jobs.list, limit=20).data
+    if as_json:
+        return print_json([j.model_dump() for j in jobs])
+    for j in jobs:
+        console().print(f"{j.id}  {j.status:<10} {j.fine_tuned_model or '-'}  created {j.created_at}", markup=False)
+    if not jobs:
+        console().print("No fine-tuning jobs yet. Start one with: sandbox finetune start DATASET", markup=False)
 
-    if action == "list" or (action == "status" and not job_id):
-        jobs = ft.call("list jobs", client.fine_tuning.jobs.list, limit=20).data
-        if as_json:
-            return print_json([j.model_dump() for j in jobs])
-        for j in jobs:
-            console().print(f"{j.id}  {j.status:<10} {j.fine_tuned_model or '-'}  created {j.created_at}", markup=False)
-        if not jobs:
-            console().print("No fine-tuning jobs yet. Start one with: sandbox finetune DATASET", markup=False)
-        return None
-    if not job_id:
-        raise FineTuneError(f"`finetune {action}` needs a job id.", "List them with: sandbox finetune list")
-    job = ft.call(f"{action} the job", client.fine_tuning.jobs.cancel if action == "cancel" else client.fine_tuning.jobs.retrieve, job_id)
-    metrics = ft.metrics(client, job_id)
+
+def _show(client, job, as_json: bool) -> None:
+    metrics = ft.metrics(client, job.id)
     if as_json:
         return print_json({**job.model_dump(), "metrics": metrics})
     console().print(f"{job.id}: {job.status}" + (f" -> {job.fine_tuned_model}" if job.fine_tuned_model else ""), markup=False)
@@ -126,14 +176,3 @@ def _manage(ws, action: str, job_id: Optional[str], client, as_json: bool) -> No
                         f"tokens {m.get('tokens')} elapsed {m.get('elapsed_s')}s", markup=False)
     if job.error:
         console().print(f"error: {job.error.message}", markup=False)
-
-
-def _export(ws, ref: Optional[str], out: Optional[Path], as_json: bool) -> None:
-    from sandbox.finetune.export import export
-
-    if not ref or out is None:
-        raise FineTuneError("`finetune export` needs a job or model id and --out DIR.", "e.g. sandbox finetune export ftjob-... --out exported/")
-    result = export(ws, ref, out)
-    if as_json:
-        return print_json(result)
-    console().print(f"Adapter: {result['adapter']}\nMerged model: {result['merged']}\nServing recipe: {result['readme']}", markup=False)

@@ -16,7 +16,7 @@ from sandbox.errors import FineTuneError
 REFUSALS = {400: "the request or file was refused", 401: "the API key was refused",
             403: "fine-tuning is not available to this account", 404: "the model or file was not found",
             429: "the account is over its quota or rate limit"}
-LOCAL_HINT = "Train locally instead: sandbox finetune DATASET --provider local (LoRA on the built-in model, no account needed)."
+LOCAL_HINT = "Train locally instead: sandbox finetune start DATASET --provider local (LoRA on the built-in model, no account needed)."
 
 
 def make_client(workspace, endpoint: str = "local"):

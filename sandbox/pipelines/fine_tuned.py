@@ -19,7 +19,7 @@ class FineTunedPipeline(Pipeline):
         if not model:
             raise ConfigError(
                 f"No fine-tuned model for dataset {self.dataset!r} yet.",
-                f"Run `sandbox finetune {self.dataset}` (trains locally and registers the model), or set "
+                f"Run `sandbox finetune start {self.dataset}` (trains locally and registers the model), or set "
                 f"[datasets.{self.dataset}] fine_tuned_model in sandbox.toml to an existing model id.",
             )
         messages = self.prompt().render({"instruction": self.instruction(), "question": question})

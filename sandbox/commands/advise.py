@@ -1,0 +1,37 @@
+"""`sandbox advise`: say which approach (few-shot, RAG, fine-tuning) the evidence favours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.evaluate import DatasetArg, ReportOpt, write_report_file
+
+
+@app.command("advise")
+def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
+                   report: Optional[Path] = ReportOpt) -> None:
+    """Say whether few-shot prompting, RAG or fine-tuning fits this dataset, with the evidence.
+
+    Works from the data alone (example count, output format, jargon, need for document facts,
+    prompt length and cost); uses `sandbox eval` results and judgments when they exist.
+    """
+    from rich.text import Text
+
+    from sandbox.advisor import advise, explain, headline
+
+    ws = workspace()
+    advice = advise(ws, dataset)
+    if report:
+        write_report_file(ws, advice.dataset, report, advice=advice)
+    if as_json:
+        print_json(advice.contract())
+        return
+    out = console()
+    out.print(Text(headline(advice), style="bold"))
+    for indent, line in explain(advice):
+        out.print("  " * indent + line, markup=False)
+    out.print("Next steps:")
+    for step in advice.next_steps:
+        out.print(f"  - {step}", markup=False)
