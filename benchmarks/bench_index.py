@@ -197,7 +197,7 @@ def _metrics(ranked_sources: list[list[str]], targets: list[str]) -> dict:
 
 
 def bench_quality(ws, dataset: str, folds: int = 5) -> dict:
-    from sandbox.examples import load_questions
+    from sandbox.questions import load_questions
     from sandbox.index import Retriever
     from sandbox.retrieval import RRF_K, rrf
 

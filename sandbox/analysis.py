@@ -230,7 +230,7 @@ def summarize(judgments: Sequence[Judgment], question_tags: dict[tuple[str, str]
 def question_tags(workspace, datasets: Sequence[str] | None = None) -> dict[tuple[str, str], list[str]]:
     """(dataset, question id) -> tags from each dataset's questions.jsonl; broken files are skipped."""
     from sandbox.errors import SandboxError
-    from sandbox.examples import load_questions
+    from sandbox.questions import load_questions
 
     out: dict[tuple[str, str], list[str]] = {}
     for name in datasets or workspace.datasets():

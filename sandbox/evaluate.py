@@ -144,7 +144,7 @@ def summarize_scores(rows: Sequence[dict[str, Any]]) -> dict[str, Interval]:
 
 # running ---------------------------------------------------------------------------------------
 def _load_questions(workspace, dataset: str):
-    from sandbox.examples import load_questions
+    from sandbox.questions import load_questions
 
     path = workspace.dataset_dir(dataset) / "questions.jsonl"
     if not path.is_file():

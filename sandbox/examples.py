@@ -1,12 +1,7 @@
-"""Dataset files: input→output examples and held-out questions.
+"""Input→output examples: ``examples.jsonl`` lines are OpenAI chat records ``{"messages": [...]}``;
+``{"input", "output"}`` lines and CSV files with ``input,output`` columns are accepted too.
 
-``examples.jsonl`` lines are OpenAI chat records ``{"messages": [...]}``; ``{"input", "output"}``
-lines and CSV files with ``input,output`` columns are accepted too. ``questions.jsonl`` lines are
-``{"id", "question", "reference"?, "tags"?, "source"?}``.
-
-``validate_examples`` / ``validate_questions`` return *every* problem with its line number (the
-UI lists them all at once); ``load_examples`` / ``load_questions`` raise the first as a ``DataError``.
-Problem codes follow OpenAI's chat fine-tuning data checks.
+``validate_examples`` returns *every* problem with its line number; ``load_examples`` raises the first.
 """
 
 from __future__ import annotations
@@ -19,12 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sandbox.errors import DataError
+from sandbox.datafile import Problem, all_problems, by_line, json_lines, load_all, read_text
 
 ROLES = ("system", "user", "assistant")
 MESSAGE_KEYS = {"role", "content", "name", "weight"}
 CHAT_HINT = 'Each line must be {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]} or {"input": "...", "output": "..."}.'
-QUESTION_HINT = 'Each line must be {"id": "...", "question": "...", "reference": "..." (optional), "tags": [...] (optional), "source": "..." (optional)}.'
 
 
 class Example(BaseModel):
@@ -37,53 +31,8 @@ class Example(BaseModel):
     line: int = Field(0, description="1-based line (CSV: row) in the source file")
 
 
-class Question(BaseModel):
-    """A held-out question, optionally with a reference answer and the document that answers it."""
-
-    id: str
-    question: str
-    reference: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    source: str | None = None
-    line: int = 0
-
-
-class Problem(BaseModel):
-    """One thing wrong with a data file."""
-
-    line: int | None
-    code: str
-    message: str
-
-    def error(self, path: str | Path, hint: str) -> DataError:
-        return DataError(path, self.message, hint, line=self.line)
-
-
-# -- reading -----------------------------------------------------------------------------------
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise DataError(path, "file not found.", "Check the path; dataset files live in corpora/DATASET/.")
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start}).", "Save the file as UTF-8.") from exc
-
-
-def _json_lines(path: Path, problems: list[Problem]) -> list[tuple[int, Any]]:
-    """(line number, parsed value) for every non-blank line; bad JSON becomes a problem."""
-    rows = []
-    for number, text in enumerate(_read_text(path).splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            rows.append((number, json.loads(text)))
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(line=number, code="invalid_json", message=f"invalid JSON: {exc.msg} (column {exc.colno})."))
-    return rows
-
-
 def _csv_rows(path: Path, problems: list[Problem]) -> list[tuple[int, Any]]:
-    reader = csv.DictReader(io.StringIO(_read_text(path)))
+    reader = csv.DictReader(io.StringIO(read_text(path)))
     columns = {c.strip().lower(): c for c in reader.fieldnames or []}
     if reader.fieldnames and not {"input", "output"} <= columns.keys():
         problems.append(Problem(line=1, code="missing_columns",
@@ -144,7 +93,7 @@ def _last(messages: list[dict[str, Any]], role: str) -> str:
 
 def _parse_examples(path: Path) -> tuple[list[Example], list[Problem]]:
     problems: list[Problem] = []
-    rows = _csv_rows(path, problems) if path.suffix.lower() == ".csv" else _json_lines(path, problems)
+    rows = _csv_rows(path, problems) if path.suffix.lower() == ".csv" else json_lines(path, problems)
     examples, seen = [], {}
     for number, value in rows:
         messages, problem = _to_messages(value)
@@ -160,20 +109,12 @@ def _parse_examples(path: Path) -> tuple[list[Example], list[Problem]]:
                                 system=_last(messages, "system"), line=number))
     if not examples and not problems:
         problems.append(Problem(line=None, code="empty_file", message="no examples in the file."))
-    return examples, _by_line(problems)
-
-
-def _problems(parse, path: str | Path) -> list[Problem]:
-    """Every problem ``parse`` finds in a file, an unreadable file included (empty list: fine)."""
-    try:
-        return parse(Path(path))[1]
-    except DataError as exc:
-        return [Problem(line=exc.line, code="unreadable", message=exc.message)]
+    return examples, by_line(problems)
 
 
 def validate_examples(path: str | Path) -> list[Problem]:
     """Every problem in an examples file (empty list: the file is fine)."""
-    return _problems(_parse_examples, path)
+    return all_problems(_parse_examples, path)
 
 
 def parse_examples(path: str | Path) -> tuple[list[Example], list[Problem]]:
@@ -183,77 +124,13 @@ def parse_examples(path: str | Path) -> tuple[list[Example], list[Problem]]:
 
 def load_examples(path: str | Path) -> list[Example]:
     """Examples from chat JSONL, input/output JSONL or CSV; the first problem raises ``DataError``."""
-    path = Path(path)
-    examples, problems = _parse_examples(path)
-    if problems:
-        raise problems[0].error(path, CHAT_HINT + _more(problems))
-    return examples
+    return load_all(_parse_examples, path, CHAT_HINT)
 
 
 def shared_system(examples: list[Example]) -> str:
     """The system message every example shares (the dataset's own instruction), else ''."""
     systems = {e.system for e in examples}
     return systems.pop() if len(systems) == 1 else ""
-
-
-# -- questions ---------------------------------------------------------------------------------
-def _check_question(value: Any) -> tuple[str, str] | None:
-    if not isinstance(value, dict):
-        return "data_type", f"each line must be a JSON object, got {type(value).__name__}."
-    for key in ("id", "question"):
-        if key not in value:
-            return "missing_key", f"missing '{key}'."
-    if not isinstance(value["id"], (str, int)) or isinstance(value["id"], bool) or not str(value["id"]).strip():
-        return "data_type", "'id' must be a non-empty string."
-    if not isinstance(value["question"], str) or not value["question"].strip():
-        return "missing_content", "'question' must be a non-empty string."
-    for key in ("reference", "source"):
-        if value.get(key) is not None and not isinstance(value[key], str):
-            return "data_type", f"'{key}' must be a string."
-    tags = value.get("tags")
-    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        return "data_type", "'tags' must be a list of strings."
-    return None
-
-
-def _parse_questions(path: Path) -> tuple[list[Question], list[Problem]]:
-    problems: list[Problem] = []
-    questions, seen = [], {}
-    for number, value in _json_lines(path, problems):
-        if problem := _check_question(value):
-            problems.append(Problem(line=number, code=problem[0], message=problem[1]))
-            continue
-        qid = str(value["id"]).strip()
-        if qid in seen:
-            problems.append(Problem(line=number, code="duplicate", message=f"duplicate id {qid!r} (first on line {seen[qid]})."))
-            continue
-        seen[qid] = number
-        questions.append(Question(id=qid, question=value["question"], reference=value.get("reference"),
-                                  tags=value.get("tags") or [], source=value.get("source"), line=number))
-    if not questions and not problems:
-        problems.append(Problem(line=None, code="empty_file", message="no questions in the file."))
-    return questions, _by_line(problems)
-
-
-def validate_questions(path: str | Path) -> list[Problem]:
-    """Every problem in a questions file (empty list: the file is fine)."""
-    return _problems(_parse_questions, path)
-
-
-def load_questions(path: str | Path) -> list[Question]:
-    path = Path(path)
-    questions, problems = _parse_questions(path)
-    if problems:
-        raise problems[0].error(path, QUESTION_HINT + _more(problems))
-    return questions
-
-
-def _by_line(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: p.line or 0)
-
-
-def _more(problems: list[Problem]) -> str:
-    return f" ({len(problems) - 1} more problem(s) in this file.)" if len(problems) > 1 else ""
 
 
 def dataset_examples(dataset_dir: Path) -> Path | None:

@@ -1,17 +1,42 @@
-"""Atomic file writes: write next to the target, then rename over it.
+"""Files from outside and files we write: safe names for uploads, atomic writes.
 
-A reader (or a crash) never sees half a file: the target holds either the old content or the new.
-The temporary name starts with a dot and ends in ``.tmp``, so directory listings can skip it.
+Atomic: write next to the target, then rename over it. A reader (or a crash) never sees half a
+file: the target holds either the old content or the new. The temporary name starts with a dot
+and ends in ``.tmp``, so directory listings can skip it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from sandbox.errors import DataError
+
+MAX_NAME = 120
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_filename(name: str, default: str | None = None) -> str:
+    """A plain file name from whatever a client sent: last path part only, NFKC, no leading dots.
+
+    Nothing usable left: ``default`` if given, else DataError."""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFKC", name or ""))[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")  # control / format chars
+    base = _UNSAFE.sub("_", base).strip(" .")  # leading dots would make hidden files; trailing ones trip Windows
+    stem, dot, ext = base.rpartition(".")
+    if len(base) > MAX_NAME:
+        base = (stem[: MAX_NAME - len(ext) - 1] + "." + ext) if dot and len(ext) < 16 else base[:MAX_NAME]
+    if base and base not in {".", ".."}:
+        return base
+    if default is not None:
+        return default
+    raise DataError(name or "(unnamed)", "this file name has no usable characters.", "Rename the file, e.g. notes.md.")
 
 
 @contextmanager

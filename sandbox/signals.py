@@ -72,7 +72,7 @@ def load_pairs(path: Path) -> list[_Pair]:
 
 
 def load_question_rows(path: Path) -> list[dict[str, Any]]:
-    from sandbox.examples import load_questions
+    from sandbox.questions import load_questions
 
     return [q.model_dump() if hasattr(q, "model_dump") else dict(q) for q in load_questions(path)]
 

@@ -8,11 +8,10 @@ import pytest
 
 from sandbox.app.compare_tab import HIDDEN_SOURCES, column_view, status_view
 from sandbox.app.context import AppContext
-from sandbox.app.data_tab import safe_filename, save_documents, save_examples, save_questions, create_dataset
 from sandbox.judging import VoteRefused
 from sandbox.compare import Delta, Done
 from sandbox.config import load_workspace
-from sandbox.errors import ConfigError, DataError, SandboxError
+from sandbox.errors import ConfigError, SandboxError
 from sandbox.records import Context, RunRecord
 
 
@@ -108,65 +107,6 @@ def test_votes_refused_with_reasons(ctx):
 def test_empty_question_refused(ctx):
     with pytest.raises(SandboxError, match="empty"):
         ctx.new_comparison("d", "   ", blind=True)
-
-
-@pytest.mark.parametrize("raw, safe", [
-    ("../../etc/passwd", "passwd"), ("..\\..\\win.ini", "win.ini"), (".bashrc", "bashrc"),
-    ("ﬁle name.md", "file name.md"), ("a<script>.md", "a_script_.md"), ("x\x00y.txt", "xy.txt"),
-])
-def test_safe_filename(raw, safe):
-    assert safe_filename(raw) == safe
-
-
-def test_safe_filename_rejects_nothing_left():
-    with pytest.raises(DataError):
-        safe_filename("../..")
-
-
-def test_bad_questions_upload_lists_every_error_and_keeps_stored_file(ctx, tmp_path):
-    target = ctx.workspace.corpora_dir / "d" / "questions.jsonl"
-    target.write_text('{"id": "1", "question": "kept?"}\n')
-    bad = tmp_path / "new.jsonl"
-    bad.write_text('{"id": "2", "question": "fine"}\nnot json\n{"id": "3"}\n')
-    with pytest.raises(DataError) as info:
-        save_questions(ctx, "d", str(bad))
-    assert "new.jsonl:2" in str(info.value) and "new.jsonl:3" in str(info.value)
-    assert target.read_text() == '{"id": "1", "question": "kept?"}\n'
-    dup = tmp_path / "dup.jsonl"
-    dup.write_text('{"id": "1", "question": "again"}\n')
-    with pytest.raises(DataError, match="dup.jsonl:1.*already"):
-        save_questions(ctx, "d", str(dup))
-    good = tmp_path / "good.jsonl"
-    good.write_text('{"id": "2", "question": "new", "tags": ["t"]}\n')
-    save_questions(ctx, "d", str(good))
-    assert [json.loads(x)["id"] for x in target.read_text().splitlines()] == ["1", "2"]
-
-
-def test_examples_upload_appends_csv_as_chat_jsonl(ctx, tmp_path):
-    folder = ctx.workspace.corpora_dir / "d"
-    (folder / "examples.jsonl").write_text(json.dumps({"input": "a", "output": "b"}) + "\n")
-    csv = tmp_path / "more.csv"
-    csv.write_text("input,output\nc,d\n")
-    save_examples(ctx, "d", str(csv))
-    lines = [json.loads(x) for x in (folder / "examples.jsonl").read_text().splitlines()]
-    assert [m["messages"][-1]["content"] for m in lines] == ["b", "d"]
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"messages": []}\n')
-    with pytest.raises(DataError, match="broken.jsonl:1"):
-        save_examples(ctx, "d", str(broken))
-    assert len((folder / "examples.jsonl").read_text().splitlines()) == 2
-
-
-def test_documents_and_new_dataset(ctx, tmp_path):
-    slug = create_dataset(ctx, "My Support FAQ!")
-    assert slug == "my-support-faq" and (ctx.workspace.corpora_dir / slug / "docs").is_dir()
-    with pytest.raises(SandboxError, match="already exists"):
-        create_dataset(ctx, "my support faq")
-    upload = tmp_path / "up" / ".hidden notes.md"
-    upload.parent.mkdir()
-    upload.write_text("hello")
-    assert save_documents(ctx, slug, [str(upload)]) == ["hidden notes.md"]
-    assert (ctx.workspace.corpora_dir / slug / "docs" / "hidden notes.md").read_text() == "hello"
 
 
 def test_auth_required_off_loopback(monkeypatch):

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from sandbox.errors import DataError
-from sandbox.examples import load_examples, load_questions, shared_system, validate_examples, validate_questions
+from sandbox.examples import load_examples, shared_system, validate_examples
+from sandbox.questions import load_questions, validate_questions
 
 
 def write(path, lines):

@@ -61,7 +61,7 @@ def test_files_upload_list_retrieve_content_delete(server):
     client = client_for(server)
     f = client.files.create(file=("../../etc/My Data!.jsonl", examples(12)), purpose="fine-tune")
     assert f.object == "file" and f.purpose == "fine-tune" and f.bytes == len(examples(12))
-    assert f.filename == "My_Data_.jsonl"  # sanitised, no path
+    assert f.filename == "My Data_.jsonl"  # sanitised, no path
     assert client.files.retrieve(f.id).id == f.id
     assert [x.id for x in client.files.list(purpose="fine-tune").data] == [f.id]
     assert client.files.content(f.id).read() == examples(12)

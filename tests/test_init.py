@@ -13,7 +13,7 @@ from sandbox.config import Settings, load_workspace
 from sandbox.embeddings import FakeEmbedder
 from sandbox.errors import ConfigError, DataError
 from sandbox.index import Retriever, build_index
-from sandbox.scaffold import create_workspace
+from sandbox.init import create_workspace
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def load_questions(ctx: AppContext, dataset: str | None) -> tuple[list[Any], str
     path = ctx.workspace.corpora_dir / dataset / "questions.jsonl"
     if not path.is_file():
         return [], ""
-    from sandbox.examples import load_questions as load
+    from sandbox.questions import load_questions as load
 
     try:
         return load(path), ""

@@ -163,7 +163,7 @@ def init_command(
     """Create a workspace for your own data: sandbox.toml (every setting, commented), prompts/, corpora/NAME/."""
     from rich.markup import escape
 
-    from sandbox.scaffold import create_workspace
+    from sandbox.init import create_workspace
 
     report = create_workspace(directory, docs, examples, questions, name, link, force)
     if json_:

@@ -16,7 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sandbox.examples import Example, Problem, load_questions, parse_examples
+from sandbox.datafile import Problem
+from sandbox.examples import Example, parse_examples
+from sandbox.questions import load_questions
 
 DEFAULT_EPOCHS = 3
 MAX_TOKENS = 2048  # longer examples are refused, never silently truncated

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sandbox.files import safe_filename
 from sandbox.finetune import BASE_MODEL
 
 
@@ -61,13 +62,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(12)}"
 
 
-def safe_filename(name: str) -> str:
-    """Keep only the base name and harmless characters of an uploaded file's name."""
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "upload"
-    return base[:128]
-
-
 class FileRecord(BaseModel):
     id: str
     object: str = "file"
@@ -88,7 +82,7 @@ class FileStore:
 
     def add(self, data: bytes, filename: str, purpose: str) -> FileRecord:
         record = FileRecord(id=new_id("file"), bytes=len(data), created_at=int(time.time()),
-                            filename=safe_filename(filename), purpose=purpose)
+                            filename=safe_filename(filename, default="upload"), purpose=purpose)
         ext = ".csv" if record.filename.lower().endswith(".csv") else ".jsonl"  # parsers go by suffix
         (self.dir / f"{record.id}.data{ext}").write_bytes(data)
         write_json(self.dir / f"{record.id}.json", {**record.model_dump(), "created_ns": record.created_ns})

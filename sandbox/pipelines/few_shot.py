@@ -19,7 +19,8 @@ import numpy as np
 from sandbox.embeddings import encode_queries
 from sandbox.errors import DataError
 from sandbox.files import atomic_path
-from sandbox.examples import Example, load_questions
+from sandbox.examples import Example
+from sandbox.questions import load_questions
 from sandbox.pipelines.base import Pipeline, Prepared
 
 NEAR_DUPLICATE = 0.9  # character-trigram Jaccard similarity that counts as "the same question"

@@ -12,7 +12,6 @@ Layout created::
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -20,7 +19,12 @@ from typing import Optional
 from pydantic import BaseModel
 
 from sandbox.config import CONFIG_FILE
+from sandbox.datasets import dataset_name, place_documents, place_examples
 from sandbox.errors import ConfigError, DataError
+from sandbox.examples import load_examples
+from sandbox.files import atomic_copy
+from sandbox.prompts import default_prompts_dir
+from sandbox.questions import load_questions
 
 CONFIG_TEMPLATE = '''# sandbox settings for this workspace. Every key is optional: the values shown
 # commented out are the built-in defaults. Uncomment a line to change it.
@@ -110,15 +114,8 @@ class InitReport(BaseModel):
     next_steps: list[str] = []
 
 
-def dataset_name(text: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", text.strip()).strip("-_").lower()
-    return name or "docs"
-
-
 def _check_sources(docs: Optional[Path], examples: Optional[Path], questions: Optional[Path]) -> None:
     """Validate inputs before anything is written, so a typo never leaves half a workspace."""
-    from sandbox.examples import load_examples, load_questions
-
     if docs is not None and not docs.exists():
         raise DataError(docs, "does not exist.", "Pass --docs a folder of documents (or one file).")
     if examples is not None:
@@ -131,39 +128,7 @@ def _check_sources(docs: Optional[Path], examples: Optional[Path], questions: Op
         load_questions(questions)
 
 
-def _remove(path: Path) -> None:
-    """Remove a previous docs copy; a symlink is unlinked, never followed into the user's files."""
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path)
-
-
-def _place_docs(docs: Optional[Path], target: Path, link: bool) -> int:
-    _remove(target)
-    if docs is None:
-        target.mkdir(parents=True)
-        return 0
-    source = docs.resolve()
-    if source.is_dir():
-        if link:
-            target.symlink_to(source, target_is_directory=True)
-        else:
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".*"))
-    else:
-        target.mkdir(parents=True)
-        if link:
-            (target / source.name).symlink_to(source)
-        else:
-            shutil.copy2(source, target / source.name)
-    return sum(1 for p in target.rglob("*") if p.is_file())
-
-
 def _copy_prompts(root: Path) -> list[str]:
-    try:
-        from sandbox.prompts import default_prompts_dir
-    except ImportError:
-        return []
     folder = default_prompts_dir()
     if not folder.is_dir():
         return []
@@ -187,7 +152,7 @@ def create_workspace(
     force: bool = False,
 ) -> InitReport:
     root = root.expanduser()
-    name = dataset_name(name or root.resolve().name)
+    name = dataset_name(name or root.resolve().name, default="docs")
     dataset = root / "corpora" / name
     existing = [p for p in (root / CONFIG_FILE, dataset) if p.exists() or p.is_symlink()]
     if existing and not force:
@@ -197,16 +162,12 @@ def create_workspace(
         )
     _check_sources(docs, examples, questions)
     dataset.mkdir(parents=True, exist_ok=True)
-    n_docs = _place_docs(docs, dataset / "docs", link)
+    n_docs = place_documents(docs, dataset / "docs", link)
     report = InitReport(workspace=str(root), dataset=name, documents=n_docs, linked=link and docs is not None)
     if examples is not None:
-        target = dataset / ("examples.csv" if examples.suffix.lower() == ".csv" else "examples.jsonl")
-        for old in ("examples.csv", "examples.jsonl"):
-            (dataset / old).unlink(missing_ok=True)  # one examples file per dataset
-        shutil.copy2(examples, target)
-        report.examples = str(target)
+        report.examples = str(place_examples(dataset, examples))
     if questions is not None:
-        shutil.copy2(questions, dataset / "questions.jsonl")
+        atomic_copy(questions, dataset / "questions.jsonl")
         report.questions = str(dataset / "questions.jsonl")
     report.prompts = _copy_prompts(root)
     (root / CONFIG_FILE).write_text(CONFIG_TEMPLATE.replace("{name}", name), encoding="utf-8")
