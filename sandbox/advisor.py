@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from sandbox import PIPELINES
 from sandbox.costs import TRAIN_EPOCHS, CostEstimate, estimate_cost
 from sandbox.errors import SandboxError
+from sandbox.judgment_stats import win_rates
 from sandbox.rules import (GOOD_EXAMPLES, MEASURED, MIN_EXAMPLES, RETRIEVAL, FINE_TUNING, Reason, TuningAnswer,
                            answer_tuning, data_reasons, retrieve_threshold, should_retrieve)
 from sandbox.signals import DataSignals
@@ -252,11 +253,9 @@ def explain(advice: Advice) -> list[tuple[int, str]]:
 # entry point --------------------------------------------------------------------------------------------
 def judgment_rates(judgments, kind: str) -> dict[str, tuple[float, float, float, int]]:
     """pipeline -> (win rate, Wilson 95% low, high, n) over judgments of one kind (human / llm)."""
-    from sandbox import analysis
-
     picked = [j for j in judgments if j.judge_kind == kind]
     return {r["pipeline"]: (r["win_rate"], r["ci_low"], r["ci_high"], r["judgments"])
-            for r in analysis.win_rates(picked) if r["pipeline"] in PIPELINES}
+            for r in win_rates(picked) if r["pipeline"] in PIPELINES}
 
 
 def _training_tokens(workspace, dataset: str) -> float | None:

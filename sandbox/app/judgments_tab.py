@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox.analysis import describe_separation, question_tags, summarize
+from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.app.context import AppContext
-from sandbox.export import FORMATS, SUFFIX, export
+from sandbox.judgment_export import FORMATS, SUFFIX, export
 
 ALL = "(all datasets)"
 

@@ -96,7 +96,7 @@ def export_command(
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Export judgments for analysis, or as fine-tuning / preference data."""
-    from sandbox.export import FORMATS, SUFFIX, export
+    from sandbox.judgment_export import FORMATS, SUFFIX, export
     from sandbox.store import Store
 
     if format not in FORMATS:
@@ -117,7 +117,7 @@ def summary_command(
     json_out: bool = typer.Option(False, "--json", help="Print the full analysis as JSON."),
 ) -> None:
     """Win rates (95% Wilson), Bradley–Terry strengths, agreement, and judgments still needed."""
-    from sandbox.analysis import question_tags, summarize
+    from sandbox.judgment_stats import question_tags, summarize
     from sandbox.store import Store
 
     ws = workspace()
@@ -134,7 +134,7 @@ def print_summary(summary: dict) -> None:
     from rich.table import Table
 
     from sandbox.cli import console
-    from sandbox.analysis import describe_separation
+    from sandbox.judgment_stats import describe_separation
 
     out = console()
     if not summary["judgments"]:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sandbox.analysis import agreement, bradley_terry, judgments_needed, pairwise, summarize, wilson, win_rates
+from sandbox.judgment_stats import agreement, bradley_terry, judgments_needed, pairwise, summarize, wilson, win_rates
 from sandbox.records import Judgment
 
 ORDER = ["few-shot", "rag", "fine-tuned"]

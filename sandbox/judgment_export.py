@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox.analysis import pairwise, winner
+from sandbox.judgment_stats import pairwise, winner
 from sandbox.errors import SandboxError
 from sandbox.files import atomic_path
 from sandbox.records import Judgment, RunRecord

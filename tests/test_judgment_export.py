@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sandbox.export import export, read_judgments
+from sandbox.judgment_export import export, read_judgments
 from sandbox.records import Judgment, RunRecord
 from sandbox.store import Store
 
