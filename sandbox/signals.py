@@ -141,18 +141,27 @@ def _informative(term: str) -> bool:
     return any(ch.isdigit() for ch in term) or is_rare(term) or any(is_rare(p) for p in _LETTERS.findall(term))
 
 
+_DECIMAL = re.compile(r"^(\d+)\.(\d*?)0+$")
+
+
+def canonical(term: str) -> str:
+    """One spelling per number (``15.60`` and ``15.6`` are the same fact; ``15.0`` is ``15``)."""
+    m = _DECIMAL.match(term)
+    return (f"{m.group(1)}.{m.group(2)}" if m.group(2) else m.group(1)) if m else term
+
+
 def knowledge_signal(pairs: list[tuple[str, str]], outputs: list[str], doc_vocab: set[str]) -> tuple[float, list[str]]:
     """Share of (question, reference) pairs whose reference needs facts found only in the docs."""
     if not pairs or not doc_vocab:
         return 0.0, []
     # Recurring output vocabulary (labels, enum values, template words) is learnable from
     # examples, so it is not knowledge: a term counts only if at most one example output uses it.
-    seen = Counter(t for o in outputs for t in set(words(o)))
+    seen = Counter(canonical(t) for o in outputs for t in set(words(o)))
     recurring = {t for t, n in seen.items() if n >= 2}
     needing, facts = 0, Counter()
     for question, reference in pairs:
         asked = set(words(question))
-        found = [t for t in content_terms(reference)
+        found = [t for t in map(canonical, content_terms(reference))
                  if t not in asked and t not in recurring and t not in STOPWORDS and _informative(t) and t in doc_vocab]
         needing += bool(found)
         facts.update(found)
@@ -176,7 +185,7 @@ def compute_signals(workspace, dataset: str) -> DataSignals:
     sig.json_share, sig.format_consistency, sig.format_fields = format_signals(outputs)
     sig.domain_share, sig.domain_terms = domain_signals([p.input for p in pairs] + outputs)
 
-    doc_vocab = {w for d in docs for w in words(d)}
+    doc_vocab = {canonical(w) for d in docs for w in words(d)}
     with_ref = [(q["question"], q["reference"]) for q in questions if q.get("reference")]
     basis, qa = ("questions", with_ref) if with_ref else ("examples", [(p.input, p.output) for p in pairs])
     if docs and qa:
