@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fakeserver import FakeServer, Reply  # noqa: E402
 
-from sandbox.compare import compare, stream_compare  # noqa: E402
+from sandbox.compare import stream_compare  # noqa: E402
+from fakes import FakeEmbedder, compare  # noqa: E402
 from sandbox.config import load_workspace  # noqa: E402
-from sandbox.embeddings import FakeEmbedder  # noqa: E402
 from sandbox.pipelines import Resources  # noqa: E402
 from sandbox.store import Store  # noqa: E402
 

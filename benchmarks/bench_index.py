@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # tests/fakes.py: the deterministic embedder
 
 from sandbox.config import load_workspace  # noqa: E402
 
@@ -123,7 +123,8 @@ def synthetic_corpus(folder: Path, n_chunks: int, seed: int = 0) -> None:
 
 
 def bench_latency(tmp: Path, n_chunks: int, n_queries: int) -> dict:
-    from sandbox.embeddings import FakeEmbedder, get_embedder
+    from sandbox.embeddings import get_embedder
+    from fakes import FakeEmbedder
     from sandbox.index import Retriever, build_index
 
     root = tmp / "latency"

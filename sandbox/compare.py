@@ -143,32 +143,3 @@ async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources
         except Exception as exc:  # sqlite3.Error or disk full: the answer is still shown
             record.error = (record.error + "\n" if record.error else "") + f"Not saved: {type(exc).__name__}: {exc}"
     queue.put_nowait(Done(record))
-
-
-async def _collect(workspace: Workspace, question: str, **kwargs) -> list[RunRecord]:
-    records = [item.record async for item in stream_compare(workspace, question, **kwargs) if isinstance(item, Done)]
-    order = {name: i for i, name in enumerate(check_pipelines(kwargs.get("pipelines", PIPELINES)))}
-    return sorted(records, key=lambda r: order[r.pipeline])
-
-
-def compare(workspace: Workspace, question: str, **kwargs) -> list[RunRecord]:
-    """Synchronous ``stream_compare``: the records in the requested pipeline order."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_collect(workspace, question, **kwargs))
-    # Called from inside an event loop (e.g. an async UI handler): run on a private loop.
-    box: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(_collect(workspace, question, **kwargs))
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]

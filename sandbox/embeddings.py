@@ -1,6 +1,6 @@
-"""Text embedders: the real sentence-transformers one and a deterministic fake.
+"""Text embedders: sentence-transformers models loaded from local folders.
 
-Both expose the same small surface, which the index, the retriever and few-shot
+An embedder exposes a small surface (tests use a deterministic fake with the same one, ``tests/fakes.py``), which the index, the retriever and few-shot
 example selection code against:
 
 - ``name``: a stable id of the model (folder name + dimension); an index records it
@@ -15,8 +15,6 @@ example selection code against:
 
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -176,61 +174,6 @@ class SentenceTransformerEmbedder:
             return []
         encoded = self.model.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-class WordTokenizer:
-    """Lower-cased word tokens; the fake embedder's stand-in for a real tokenizer."""
-
-    def tokenize(self, text: str) -> list[str]:
-        return [w.lower() for w in _WORD.findall(text)]
-
-    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        return [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little") for w in self.tokenize(text)]
-
-
-class FakeEmbedder:
-    """Deterministic bag-of-words vectors: each word owns a hash-seeded random direction.
-
-    Texts sharing words point the same way, so nearest-neighbour search behaves
-    sensibly in unit tests without loading a model. Same input, same vector, always.
-    """
-
-    def __init__(self, dim: int = 64, max_tokens: int = 256):
-        self.dim = dim
-        self.max_tokens = max_tokens
-        self.name = f"fake-bow-{dim}"
-        self._tokenizer = WordTokenizer()
-        self._cache: dict[str, np.ndarray] = {}
-        self.encode_queries = QueryCache(self.encode)
-
-    @property
-    def tokenizer(self) -> WordTokenizer:
-        return self._tokenizer
-
-    def _word_vector(self, word: str) -> np.ndarray:
-        vec = self._cache.get(word)
-        if vec is None:
-            seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-            self._cache[word] = vec
-        return vec
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            words = self._tokenizer.tokenize(text)[: self.max_tokens]
-            for word in words:
-                out[i] += self._word_vector(word)
-            if not words:  # an empty text still needs a valid unit vector
-                out[i] = self._word_vector("\x00empty")
-            out[i] /= np.linalg.norm(out[i]) or 1.0
-        return out
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        return [len(self._tokenizer.tokenize(t)) for t in texts]
 
 
 _loaded: dict[str, SentenceTransformerEmbedder] = {}

@@ -12,8 +12,8 @@ from fakeserver import FakeServer, Reply
 from test_pipelines import ListRetriever, make_workspace
 from typer.testing import CliRunner
 
-from sandbox.compare import Delta, Done, compare, stream_compare
-from sandbox.embeddings import FakeEmbedder
+from sandbox.compare import Delta, Done, stream_compare
+from fakes import FakeEmbedder, compare
 from sandbox.pipelines import Resources
 from sandbox.store import Store
 

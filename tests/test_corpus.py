@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.chunking import chunk_document, chunk_id
 from sandbox.corpus import assemble, decode_text, load_documents, markdown_blocks
-from sandbox.embeddings import FakeEmbedder
+from fakes import FakeEmbedder
 
 
 def _pdf(path, text=None):

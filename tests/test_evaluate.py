@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from fakeserver import FakeServer, Reply
 from sandbox.config import load_workspace
-from sandbox.embeddings import FakeEmbedder
+from fakes import FakeEmbedder
 from sandbox.evaluate import _judge_order, load_summary, parse_verdict, run_eval
 from sandbox.store import Store
 

@@ -12,7 +12,8 @@ import pytest
 
 from fakeserver import FakeServer, Reply
 from sandbox.compare import stream_compare
-from sandbox.embeddings import FakeEmbedder, QueryCache
+from sandbox.embeddings import QueryCache
+from fakes import FakeEmbedder
 from sandbox.evaluate import Scorer, run_eval
 from sandbox.metrics import cosine
 from sandbox.pipelines import Resources

@@ -14,7 +14,7 @@ import pytest
 from sandbox.chunking import chunk_document
 from sandbox.config import load_workspace
 from sandbox.corpus import load_documents
-from sandbox.embeddings import FakeEmbedder
+from fakes import FakeEmbedder
 from sandbox.errors import IndexStateError
 from sandbox.index import Retriever, build_index, docs_dir, version_hash
 from sandbox.vectorstore import client, collection_name, get_all

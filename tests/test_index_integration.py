@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.config import load_workspace
-from sandbox.embeddings import FakeEmbedder
+from fakes import FakeEmbedder
 from sandbox.errors import ConfigError, IndexStateError
 from sandbox.index import Retriever, build_index
 from sandbox.vectorstore import client, collection_name, get_all

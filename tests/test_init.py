@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from sandbox.cli import app
 from sandbox.config import Settings, load_workspace
-from sandbox.embeddings import FakeEmbedder
+from fakes import FakeEmbedder
 from sandbox.errors import ConfigError, DataError
 from sandbox.index import Retriever, build_index
 from sandbox.init import create_workspace

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from sandbox.config import load_workspace
-from sandbox.embeddings import FakeEmbedder
+from fakes import FakeEmbedder
 from sandbox.errors import ConfigError, DataError, IndexStateError
 from sandbox.pipelines import REGISTRY, Resources, pipeline_class
 from sandbox.pipelines.few_shot import ExampleBank

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox.compare import compare
+from fakes import compare
 from sandbox.config import load_workspace
 from sandbox.store import Store
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fakeserver import FakeServer, Reply
-from sandbox.embeddings import FakeEmbedder
+from fakes import FakeEmbedder
 from sandbox.errors import ConfigError
 from sandbox.evaluate import run_eval
 from sandbox.report import write_report

@@ -10,7 +10,6 @@ training data, the deterministic split, and the estimated training cost.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 from sandbox.datafile import Problem
 from sandbox.examples import Example, parse_examples
 from sandbox.questions import load_questions
+from sandbox.text import plain, words as word_tokens
 
 DEFAULT_EPOCHS = 3
 MAX_TOKENS = 2048  # longer examples are refused, never silently truncated
@@ -112,19 +112,12 @@ def _size_warnings(n: int) -> list[Warning_]:
     return []
 
 
-_WORD = re.compile(r"\w+")
-
-
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.lower()))
+    return frozenset(word_tokens(text))
 
 
 def _jaccard(a: frozenset, b: frozenset) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
-
-
-def _norm(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower()))
 
 
 def _near_duplicates(examples: list[Example], limit: int = 3000) -> list[Warning_]:
@@ -132,7 +125,7 @@ def _near_duplicates(examples: list[Example], limit: int = 3000) -> list[Warning
     or whose inputs share >= 90% of their words with the same output (pairwise up to ``limit``)."""
     out, first = [], {}
     for e in examples:
-        key = (_norm(e.input), _norm(e.output))
+        key = (plain(e.input), plain(e.output))
         if key in first:
             out.append(Warning_(line=e.line, code="near_duplicate", message=f"same as line {first[key]} up to case/punctuation."))
         else:
@@ -157,11 +150,11 @@ def _leakage(examples: list[Example], questions_path: Path) -> list[Warning_]:
         questions = load_questions(questions_path)
     except Exception as exc:  # a broken questions file is reported, not fatal to preflight
         return [Warning_(code="questions_unreadable", message=str(exc))]
-    by_text = {_norm(e.input): e.line for e in examples}
+    by_text = {plain(e.input): e.line for e in examples}
     words = [(_words(e.input), e.line) for e in examples]
     out = []
     for q in questions:
-        qn, qw = _norm(q.question), _words(q.question)
+        qn, qw = plain(q.question), _words(q.question)
         line = by_text.get(qn)
         if line is None:
             line = next((ln for w, ln in words if _jaccard(w, qw) >= LEAK_JACCARD), None)

@@ -22,16 +22,13 @@ from sandbox.files import atomic_path
 from sandbox.examples import Example
 from sandbox.questions import load_questions
 from sandbox.pipelines.base import Pipeline, Prepared
+from sandbox.text import plain
 
 NEAR_DUPLICATE = 0.9  # character-trigram Jaccard similarity that counts as "the same question"
 
 
-def normalize(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
-
-
 def _trigrams(text: str) -> frozenset[str]:
-    norm = normalize(text)
+    norm = plain(text)
     return frozenset(norm[i:i + 3] for i in range(max(1, len(norm) - 2)))
 
 

@@ -50,7 +50,7 @@ def start_app(root: Path):
     from sandbox.app import build_app
     from sandbox.compare import stream_compare
     from sandbox.config import load_workspace
-    from sandbox.embeddings import FakeEmbedder
+    from fakes import FakeEmbedder
     from sandbox.index import build_index
     from sandbox.pipelines.base import Resources
 
