@@ -30,6 +30,7 @@ from sandbox.judgment_stats import win_rates
 from sandbox.rules import (GOOD_EXAMPLES, MEASURED, MIN_EXAMPLES, RETRIEVAL, FINE_TUNING, Reason, TuningAnswer,
                            answer_tuning, data_reasons, retrieve_threshold, should_retrieve)
 from sandbox.signals import DataSignals
+from sandbox.text import interval_text
 
 __all__ = ["Advice", "CostEstimate", "Reason", "advise", "decide", "estimate_cost", "judgment_rates"]
 
@@ -88,7 +89,7 @@ def rule_measured(summary, candidates: list[str]) -> list[Reason]:
     rows = [(p, iv.mean, iv.low, iv.high) for p in candidates
             if p in summary.pipelines and (iv := summary.pipelines[p].metrics.get(metric))]
     n = max(summary.pipelines[p].metrics[metric].n for p, *_ in rows)
-    ev = f"{metric} (n={n}, 95% bootstrap): " + ", ".join(f"{p} {m:.2f} [{lo:.2f}, {hi:.2f}]" for p, m, lo, hi in rows)
+    ev = f"{metric} (n={n}, 95% bootstrap): " + ", ".join(f"{p} {interval_text(m, lo, hi)}" for p, m, lo, hi in rows)
     return [_separation("measured-quality", rows, ev)]
 
 
@@ -99,7 +100,7 @@ def rule_judgments(rates: dict[str, tuple[float, float, float, int]], kind: str)
         return []
     n = max(r[3] for r in rates.values())
     ev = (f"win rate over {n} {kind} judgments (95% Wilson): "
-          + ", ".join(f"{p} {w:.0%} [{lo:.0%}, {hi:.0%}]" for p, w, lo, hi in rows))
+          + ", ".join(f"{p} {interval_text(w, lo, hi, '.0%')}" for p, w, lo, hi in rows))
     return [_separation("human-judgments" if kind == "human" else "llm-judge", rows, ev)]
 
 

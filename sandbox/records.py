@@ -67,7 +67,7 @@ class RunRecord(BaseModel):
         return self.error is None
 
     def to_result(self) -> dict[str, Any]:
-        """The ``ask --json`` result shape from DESIGN.md."""
+        """One entry of ``results`` in the ``ask --json`` output (README, "Asking one question three ways")."""
         return {
             "pipeline": self.pipeline,
             "model": self.model,

@@ -18,6 +18,7 @@ from typing import Any
 from sandbox import PIPELINES
 from sandbox.advisor import QUESTIONS
 from sandbox.errors import ConfigError
+from sandbox.text import interval_text
 
 COLORS = {"few-shot": "#4C72B0", "rag": "#55A868", "fine-tuned": "#C44E52"}
 METRIC_LABELS = {"json_values": "JSON field agreement", "json_valid": "valid JSON", "similarity": "similarity to reference",
@@ -165,7 +166,7 @@ def _md(text: Any) -> str:
 
 
 def _iv(iv) -> str:
-    return f"{iv.mean:.2f} [{iv.low:.2f}, {iv.high:.2f}]" if iv else "—"
+    return interval_text(iv.mean, iv.low, iv.high) if iv else "—"
 
 
 def render_markdown(ctx: dict[str, Any]) -> str:

@@ -138,7 +138,7 @@ def _load_or_build_bm25(workspace, name: str, chunks_col, ids: list[str]):
 Ranking = list[tuple[str, float]]  # (chunk id, score), best first
 
 
-def rrf(rankings: list[Ranking], weights: tuple[float, ...], rrf_k: float = 60) -> Ranking:
+def rrf(rankings: list[Ranking], weights: tuple[float, ...], rrf_k: float = RRF_K) -> Ranking:
     """Reciprocal rank fusion: each list adds ``weight / (rrf_k + rank)``; ties break by id."""
     fused: dict[str, float] = {}
     for weight, ranking in zip(weights, rankings):

@@ -1,6 +1,9 @@
-"""Text as words, for telling whether two texts say the same thing: case, punctuation and spacing do not count.
+"""Small text helpers used across the package.
 
-(Answer scoring has its own SQuAD-style normalisation in ``sandbox.metrics``.)
+- ``words`` / ``plain``: text as words, for telling whether two texts say the same thing (case,
+  punctuation and spacing do not count). Answer scoring has its own SQuAD-style normalisation
+  in ``sandbox.metrics``.
+- ``interval_text``: the one way a mean and its 95% interval are printed.
 """
 
 from __future__ import annotations
@@ -18,3 +21,8 @@ def words(text: str) -> list[str]:
 def plain(text: str) -> str:
     """The words of ``text`` joined by single spaces: a key under which near-identical texts meet."""
     return " ".join(words(text))
+
+
+def interval_text(mean: float, low: float, high: float, fmt: str = ".2f") -> str:
+    """``0.50 [0.40, 0.60]`` (``fmt=".0%"``: ``50% [40%, 60%]``)."""
+    return f"{mean:{fmt}} [{low:{fmt}}, {high:{fmt}}]"

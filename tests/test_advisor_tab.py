@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fakeserver import FakeServer
-from sandbox.app import build_app, tab_modules
+from sandbox.app import TABS, build_app
 from sandbox.app import advisor_tab, evaluate_tab
 from sandbox.app.context import AppContext
 from test_evaluate import make_workspace, scripted
@@ -11,7 +11,7 @@ from test_evaluate import make_workspace, scripted
 
 def test_tabs_are_included_and_build(tmp_path):
     ws = make_workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
-    assert {"evaluate_tab", "advisor_tab"} <= set(tab_modules())
+    assert {"sandbox.app.evaluate_tab", "sandbox.app.advisor_tab"} <= {tab.__name__ for tab in TABS}
     demo = build_app(ws)
     assert demo is not None
 

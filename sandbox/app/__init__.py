@@ -1,28 +1,20 @@
 """The Gradio app: a factory (``build_app``) separate from ``launch()``; one module per tab.
 
 Tab contract: a module exposes ``build(ctx: AppContext) -> None``; it is called inside
-``gr.Tabs()`` and creates its own ``gr.Tab``. Optional tabs written by other areas
-(fine-tuning, evaluation, advisor) are included when their modules exist.
+``gr.Tabs()`` and creates its own ``gr.Tab``. Tabs keep layout and event wiring; what they do
+lives in the library (``sandbox.judging``, ``sandbox.datasets``, ``sandbox.evaluate``, ...).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
+from sandbox.app import advisor_tab, compare_tab, data_tab, evaluate_tab, finetune_tab, judgments_tab
 from sandbox.app.context import AppContext
 from sandbox.config import Workspace
 
-CORE_TABS = ("compare_tab", "judgments_tab", "data_tab")
-OPTIONAL_TABS = ("finetune_tab", "evaluate_tab", "advisor_tab")
+TABS = (compare_tab, judgments_tab, data_tab, finetune_tab, evaluate_tab, advisor_tab)  # in display order
 JUDGE_STORAGE_KEY = "sandbox-judge-name"
-
-
-def tab_modules() -> list[str]:
-    """Tabs in display order; a tab whose module does not exist (yet) is simply left out."""
-    names = (*CORE_TABS, *OPTIONAL_TABS)
-    return [name for name in names if importlib.util.find_spec(f"sandbox.app.{name}") is not None]
 
 
 def build_app(workspace: Workspace, ctx: AppContext | None = None, **overrides: Any):
@@ -43,8 +35,8 @@ def build_app(workspace: Workspace, ctx: AppContext | None = None, **overrides: 
             )
         remembered = gr.BrowserState("", storage_key=JUDGE_STORAGE_KEY)
         with gr.Tabs():
-            for name in tab_modules():
-                importlib.import_module(f"sandbox.app.{name}").build(ctx)
+            for tab in TABS:
+                tab.build(ctx)
         # The judge's name is asked once per browser: restore it on load, remember it on change.
         demo.load(lambda saved: saved or "", remembered, ctx.judge_name, api_visibility="private")
         ctx.judge_name.change(lambda name: (name or "").strip(), ctx.judge_name, remembered, api_visibility="private")

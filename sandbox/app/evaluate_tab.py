@@ -11,6 +11,7 @@ from typing import Any
 from sandbox import PIPELINES
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
+from sandbox.text import interval_text
 
 COLUMNS = ["pipeline", "model", "n", "errors", "quality metric", "quality [95% CI]", "hit@k", "supported",
            "latency s", "tokens in/out", "cost $/call"]
@@ -18,7 +19,7 @@ COLUMNS = ["pipeline", "model", "n", "errors", "quality metric", "quality [95% C
 
 def _iv(summary_row, name: str) -> str:
     iv = summary_row.metrics.get(name)
-    return f"{iv.mean:.2f} [{iv.low:.2f}–{iv.high:.2f}]" if iv else "—"
+    return interval_text(iv.mean, iv.low, iv.high) if iv else "—"
 
 
 def results_table(summary) -> list[list[str]]:

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.text import interval_text
 
 DatasetArg = typer.Argument(None, help="Dataset under corpora/ (default: the first one).")
 ReportOpt = typer.Option(None, "--report", help="Also write a stakeholder report: FILE.html (self-contained) or FILE.md.")
@@ -16,7 +17,7 @@ SHOWN = ("json_values", "similarity", "token_f1", "exact_match", "hit_at_k", "su
 
 
 def _fmt(interval) -> str:
-    return f"{interval.mean:.2f} [{interval.low:.2f}–{interval.high:.2f}]"
+    return interval_text(interval.mean, interval.low, interval.high)
 
 
 def _print_summary(summary) -> None:
