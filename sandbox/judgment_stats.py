@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from itertools import combinations
 
 from sandbox.records import Judgment
+from sandbox.text import plain
 
 Z95 = 1.959963984540054
 
@@ -113,8 +114,8 @@ def bradley_terry(judgments: Sequence[Judgment], prior: float = 0.1, iterations:
 
 
 def question_key(j: Judgment) -> tuple[str, str]:
-    """Judgments are "on the same question" when dataset and question id (or text) match."""
-    return j.dataset, j.question_id or " ".join(j.user_input.lower().split())
+    """Judgments are "on the same question" when dataset and question id (or its words) match."""
+    return j.dataset, j.question_id or plain(j.user_input)
 
 
 def choice(j: Judgment) -> str:

@@ -1,10 +1,11 @@
-"""Analysis on hand-made judgments whose answers are known in closed form."""
+"""Judgment statistics on hand-made judgments whose answers are known in closed form."""
 
 import math
 
 import pytest
 
-from sandbox.judgment_stats import agreement, bradley_terry, judgments_needed, pairwise, summarize, wilson, win_rates
+from sandbox.judgment_stats import (agreement, bradley_terry, judgments_needed, pairwise, question_key, summarize, wilson,
+                                    win_rates)
 from sandbox.records import Judgment
 
 ORDER = ["few-shot", "rag", "fine-tuned"]
@@ -79,3 +80,11 @@ def test_summary_breaks_down_by_question_tag_and_judge():
     assert {r["pipeline"]: r["wins"] for r in summary["by_question_tag"]["facts"]}["rag"] == 1
     assert {r["pipeline"]: r["wins"] for r in summary["by_judge"]["b"]}["few-shot"] == 1
     assert summary["judgments"] == 2 and summary["judges"] == ["a", "b"]
+
+
+def test_same_question_ignores_case_punctuation_and_spacing():
+    def judged(text):
+        return Judgment(comparison_id="c", dataset="d", user_input=text, run_ids={}, shown_order=[])
+
+    assert question_key(judged("What is  the fee?")) == question_key(judged("what is the fee")) == ("d", "what is the fee")
+    assert question_key(judged("What is the fee?")) != question_key(judged("What is the rate?"))
