@@ -20,9 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sandbox import PIPELINES
+from sandbox import PIPELINES, compare
 from sandbox import metrics as M
+from sandbox.embeddings import encode_queries, get_embedder
+from sandbox.endpoints import ChatEndpoint, resolve_base_url
 from sandbox.errors import ConfigError, DataError, SandboxError
+from sandbox.prompts import load_prompt
+from sandbox.questions import load_questions
 from sandbox.records import Judgment, RunRecord
 from sandbox.store import Store
 
@@ -144,8 +148,6 @@ def summarize_scores(rows: Sequence[dict[str, Any]]) -> dict[str, Interval]:
 
 # running ---------------------------------------------------------------------------------------
 def _load_questions(workspace, dataset: str):
-    from sandbox.questions import load_questions
-
     path = workspace.dataset_dir(dataset) / "questions.jsonl"
     if not path.is_file():
         raise DataError(path, "no held-out questions to evaluate on.",
@@ -179,12 +181,10 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
     store = store or Store(workspace.db_path)
     questions = _load_questions(workspace, dataset)[: limit or None]
     if embedder is None:
-        from sandbox.embeddings import get_embedder
-
         embedder = get_embedder(workspace.settings)
     default_compare = stream_compare is None
     if default_compare:
-        from sandbox.compare import stream_compare
+        stream_compare = compare.stream_compare
     started = time.perf_counter()
     ids, todo = {}, []
     for name in pipelines:
@@ -214,11 +214,8 @@ def _embed_questions(workspace, questions: list[str], most: int = 1024) -> None:
     """Embed the questions in one batch into the pipelines' query cache, where few-shot selection
     and RAG retrieval find them: one forward pass for many questions instead of one or two per
     question (``most`` stays well inside the cache; later questions are embedded as they come)."""
-    from sandbox.compare import resources_for
-    from sandbox.embeddings import encode_queries
-
     try:
-        encode_queries(resources_for(workspace).embedder(), list(dict.fromkeys(questions))[:most])
+        encode_queries(compare.resources_for(workspace).embedder(), list(dict.fromkeys(questions))[:most])
     except SandboxError:
         pass  # e.g. no embedding model: the pipelines that need one report it on each of their answers
 
@@ -304,9 +301,6 @@ def judge_eval(workspace, dataset: str, questions, ids: dict[str, str], store: S
 
 
 async def _judge_all(workspace, dataset, questions, ids, store) -> int:
-    from sandbox.endpoints import ChatEndpoint, resolve_base_url
-    from sandbox.prompts import load_prompt
-
     settings = workspace.settings
     name = settings.eval.judge_endpoint
     if name not in settings.endpoints:

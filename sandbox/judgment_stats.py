@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 
+from sandbox.errors import SandboxError
+from sandbox.questions import load_questions
 from sandbox.records import Judgment
 from sandbox.text import plain
 
@@ -230,9 +232,6 @@ def summarize(judgments: Sequence[Judgment], question_tags: dict[tuple[str, str]
 
 def question_tags(workspace, datasets: Sequence[str] | None = None) -> dict[tuple[str, str], list[str]]:
     """(dataset, question id) -> tags from each dataset's questions.jsonl; broken files are skipped."""
-    from sandbox.errors import SandboxError
-    from sandbox.questions import load_questions
-
     out: dict[tuple[str, str], list[str]] = {}
     for name in datasets or workspace.datasets():
         path = workspace.corpora_dir / name / "questions.jsonl"

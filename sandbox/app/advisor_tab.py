@@ -6,22 +6,22 @@ import html
 import tempfile
 from pathlib import Path
 
+from sandbox.advisor import QUESTIONS
+from sandbox.advisor import advise as run
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
+from sandbox.files import safe_filename
+from sandbox.report import write_report
 
 REASON_COLUMNS = ["decision", "rule", "favours", "weight", "evidence"]
 
 
 def advise(ctx: AppContext, dataset: str):
-    from sandbox.advisor import advise as run
-
     return run(ctx.workspace, dataset, store=ctx.store)
 
 
 def verdict_markdown(advice) -> str:
     """Verdict, the answer to each question, and why not the others; user text escaped."""
-    from sandbox.advisor import QUESTIONS
-
     also = f" (also **{advice.also}**)" if advice.also else ""
     basis = "evaluations and judgments included" if advice.measured else "from data signals only"
     lines = [f"### {html.escape(advice.dataset)}: **{advice.recommendation}**{also}",
@@ -40,11 +40,9 @@ def steps_text(advice) -> str:
 
 
 def report_file(ctx: AppContext, dataset: str, suffix: str = ".html") -> str:
-    from sandbox.report import write_report
-
     folder = Path(tempfile.mkdtemp(prefix="sandbox-report-"))
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in dataset) or "dataset"
-    return str(write_report(ctx.workspace, dataset, folder / f"report-{safe}{suffix}", store=ctx.store))
+    name = safe_filename(f"report-{dataset}{suffix}")
+    return str(write_report(ctx.workspace, dataset, folder / name, store=ctx.store))
 
 
 def build(ctx: AppContext) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 from sandbox import PIPELINES
 from sandbox.app.context import AppContext
-from sandbox.judging import LABELS, TAGS, Comparison, VoteRefused
 from sandbox.errors import SandboxError
+from sandbox.judging import LABELS, TAGS, Comparison, VoteRefused
+from sandbox.questions import load_questions as read_questions
 
 N = len(PIPELINES)
 VERDICT_CHOICES = [*LABELS[:N], "Tie", "All bad"]
@@ -76,10 +77,8 @@ def load_questions(ctx: AppContext, dataset: str | None) -> tuple[list[Any], str
     path = ctx.workspace.corpora_dir / dataset / "questions.jsonl"
     if not path.is_file():
         return [], ""
-    from sandbox.questions import load_questions as load
-
     try:
-        return load(path), ""
+        return read_questions(path), ""
     except SandboxError as exc:
         return [], str(exc)
 

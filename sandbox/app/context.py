@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import judging
+from sandbox.compare import stream_compare
 from sandbox.config import Workspace
+from sandbox.index import build_index
 from sandbox.judging import Comparison
 from sandbox.records import Judgment
 from sandbox.store import Store
@@ -35,26 +37,14 @@ class BoundedDict(OrderedDict):
             self.popitem(last=False)
 
 
-def _default_stream_compare(*args, **kwargs):
-    from sandbox.compare import stream_compare
-
-    return stream_compare(*args, **kwargs)
-
-
-def _default_build_index(*args, **kwargs):
-    from sandbox.index import build_index
-
-    return build_index(*args, **kwargs)
-
-
 @dataclass
 class AppContext:
     """Shared by all tabs of one app instance (not per user: per-user data lives in gr.State)."""
 
     workspace: Workspace
     store: Store
-    stream_compare: Callable[..., Any] = _default_stream_compare
-    build_index: Callable[..., Any] = _default_build_index
+    stream_compare: Callable[..., Any] = stream_compare
+    build_index: Callable[..., Any] = build_index
     blind_default: bool = True
     rng: random.Random = field(default_factory=random.SystemRandom)
     # comparison key -> Comparison, so the API's `judge` can find what `ask` showed (server-side truth)

@@ -11,6 +11,8 @@ from typing import Any
 from sandbox import PIPELINES
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
+from sandbox.evaluate import load_summary, run_eval
+from sandbox.report import chart_cost_latency, chart_quality
 from sandbox.text import interval_text
 
 COLUMNS = ["pipeline", "model", "n", "errors", "quality metric", "quality [95% CI]", "hit@k", "supported",
@@ -56,8 +58,6 @@ def image(data_uri: str | None):
 
 
 def run(ctx: AppContext, dataset: str, pipelines: list[str], limit: float | None, progress=None):
-    from sandbox.evaluate import run_eval
-
     def report(done: int, total: int) -> None:
         if progress is not None and total:
             progress(done / total, desc=f"{done}/{total} answers")
@@ -68,14 +68,10 @@ def run(ctx: AppContext, dataset: str, pipelines: list[str], limit: float | None
 
 
 def current(ctx: AppContext, dataset: str):
-    from sandbox.evaluate import load_summary
-
     return load_summary(ctx.workspace, dataset, store=ctx.store)
 
 
 def views(summary) -> tuple[str, list[list[str]], Any, Any]:
-    from sandbox.report import chart_cost_latency, chart_quality
-
     return status_text(summary), results_table(summary), image(chart_quality(summary)), image(chart_cost_latency(summary))
 
 
