@@ -38,12 +38,13 @@ def prompt_ids(tokenizer, prompt):
 
 
 def default_loop(local):
-    """The server's current loop, unchanged."""
-    from sandbox.server.decode import decode
+    """The one-request loop (the server before batching)."""
+    from sandbox.server.decode import Sequence, decode
     from sandbox.server.schemas import ChatParams
 
     def run(ids, tokens):
-        done = decode(local._model, local._tokenizer, ids, ChatParams(max_tokens=tokens, temperature=0), tokens, local._eos)
+        seq = Sequence(ids, ChatParams(max_tokens=tokens, temperature=0), tokens, local._tokenizer, local._eos)
+        done = decode(local._model, seq)
         return done.completion_tokens, done.text
 
     return run

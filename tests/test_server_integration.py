@@ -9,8 +9,9 @@ import time
 import httpx
 import openai
 import pytest
+from lora import make_adapter
 
-from sandbox.server.weights import BASE_MODEL_ID, converted_dir
+from sandbox.server.weights import BASE_MODEL_ID
 
 pytestmark = pytest.mark.integration
 
@@ -131,26 +132,12 @@ def test_disconnect_mid_stream_frees_the_worker(local_server, client):
     assert time.monotonic() - started < 20
 
 
-def _make_adapter(folder, model_id):
-    """A LoRA adapter with random (non-zero) weights on the converted base, saved like a fine-tune."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(converted_dir())
-    config = LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM")
-    get_peft_model(base, config).save_pretrained(folder)
-    (folder / "model.json").write_text(json.dumps({"id": model_id, "created": 1700000000, "base": BASE_MODEL_ID}))
-
-
 @pytest.mark.slow
 def test_fine_tuned_adapter_is_listed_and_answers(local_server, client):
     model_id = "ft:smollm2-135m-instruct:test:job123"
     base_answer = ask(client, max_tokens=10).choices[0].message.content
     folder = local_server.app.state.workspace_root / ".sandbox" / "finetune" / "models" / "job123"
-    folder.mkdir(parents=True)
-    _make_adapter(folder, model_id)  # appears without a restart
+    make_adapter(folder, model_id)  # appears without a restart
     card = next(m for m in client.models.list().data if m.id == model_id)
     assert card.owned_by == "user" and card.created == 1700000000
     tuned = ask(client, model=model_id, max_tokens=10)

@@ -1,7 +1,8 @@
 """The FastAPI app: OpenAI's /v1/models and /v1/chat/completions over a ``Generator``.
 
-Generation runs in one worker thread (requests queue there, the event loop never blocks); a client
-that disconnects sets a cancel flag the decode loop checks every token, so the worker is freed at once.
+Each request waits for its generation in a worker thread (the event loop never blocks); the local
+model batches the requests that wait at once (``batching.py``). A client that disconnects sets a
+cancel flag the decoder checks every token, so its slot in the batch is freed at once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger("sandbox.server")
 
 OPTIONAL_ROUTERS = ("sandbox.server.files", "sandbox.server.fine_tuning")  # written by the finetune engineer
 DISCONNECT_POLL_S = 0.25
+MAX_WAITING = 64  # requests waiting for generation at once (threads); more queue in front of them
 
 
 def create_app(workspace, generator: Generator | None = None, *, preload: bool = False) -> FastAPI:
@@ -38,7 +40,7 @@ def create_app(workspace, generator: Generator | None = None, *, preload: bool =
     root = workspace_root(workspace)
     if generator is None:
         generator = default_generator(workspace)
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-generate")
+    worker = ThreadPoolExecutor(max_workers=MAX_WAITING, thread_name_prefix="sandbox-generate")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -46,6 +48,8 @@ def create_app(workspace, generator: Generator | None = None, *, preload: bool =
             generator.start_loading()
         yield
         worker.shutdown(wait=False, cancel_futures=True)
+        if hasattr(generator, "close"):
+            generator.close()
 
     app = FastAPI(title="sandbox local model server", lifespan=lifespan)
     app.state.workspace = workspace

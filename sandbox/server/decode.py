@@ -1,6 +1,6 @@
 """The token-by-token decode loop: sampling with a per-request seed, stop strings, cancellation.
 
-A hand-written loop rather than ``model.generate``: per token it does one forward pass and nothing
+Hand-written rather than ``model.generate``: per token it does one forward pass and nothing
 else (``generate`` spends as long again in logits processors and bookkeeping on a 135M model), and
 it gives exact control over what is streamed, where a stop string cuts, and when to give up because
 the client went away.
@@ -76,44 +76,65 @@ def pick(logits, params: ChatParams, generator) -> int:
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def decode(
-    model,
-    tokenizer,
-    prompt_ids: list[int],
-    params: ChatParams,
-    max_new_tokens: int,
-    eos_ids: set[int],
-    on_text: Callable[[str], None] = lambda _: None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> Completion:
-    """Generate up to ``max_new_tokens`` after ``prompt_ids``, streaming text through ``on_text``."""
+class Sequence:
+    """One request's decoding state: its sampler (own seed), its text stream, its limits and callbacks.
+
+    The same object serves the one-request loop below and the batched scheduler (``batching.py``):
+    ``accept`` takes this request's logits for the next position, whoever computed them.
+    """
+
+    def __init__(self, prompt_ids: list[int], params: ChatParams, max_new_tokens: int, tokenizer, eos_ids: set[int],
+                 on_text: Callable[[str], None] = lambda _: None, cancelled: Callable[[], bool] = lambda: False,
+                 adapter: Optional[str] = None):
+        import torch
+
+        self.prompt_ids, self.params, self.max_new_tokens = prompt_ids, params, max_new_tokens
+        self.eos_ids, self.on_text, self.cancelled, self.adapter = eos_ids, on_text, cancelled, adapter
+        seed = params.seed if params.seed is not None else random.getrandbits(63)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.stream = TextStream(tokenizer, params.stop)
+        self.produced = 0
+        self.last_token: Optional[int] = None
+        self.finish: Optional[str] = None
+
+    def accept(self, logits) -> bool:
+        """Pick the next token from ``logits`` and stream it; returns whether the request goes on."""
+        token = pick(logits, self.params, self.generator)
+        if token in self.eos_ids:
+            return self._end("stop")
+        self.produced += 1
+        self.last_token = token
+        delta, hit = self.stream.push(token)
+        if delta:
+            self.on_text(delta)
+        if hit:
+            return self._end("stop")
+        if self.produced >= self.max_new_tokens:
+            return self._end("length")
+        return True
+
+    def check_cancelled(self) -> bool:
+        if self.finish is None and self.cancelled():
+            self.finish = "cancelled"
+        return self.finish == "cancelled"
+
+    def _end(self, reason: str) -> bool:
+        self.finish = reason
+        if rest := self.stream.flush():
+            self.on_text(rest)
+        return False
+
+    def completion(self) -> Completion:
+        return Completion(text=self.stream.text, prompt_tokens=len(self.prompt_ids),
+                          completion_tokens=self.produced, finish_reason=self.finish or "cancelled")
+
+
+def decode(model, seq: Sequence) -> Completion:
+    """Generate for one request alone, token by token (the server batches through ``batching.Batcher``)."""
     import torch
 
-    seed = params.seed if params.seed is not None else random.getrandbits(63)
-    generator = torch.Generator().manual_seed(seed)
-    stream = TextStream(tokenizer, params.stop)
-    finish: Optional[str] = None
-    produced = 0
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([prompt_ids]), use_cache=True, logits_to_keep=1)
-        while finish is None:
-            if cancelled():
-                finish = "cancelled"
-                break
-            token = pick(out.logits[0, -1], params, generator)
-            if token in eos_ids:
-                finish = "stop"
-                break
-            produced += 1
-            delta, hit = stream.push(token)
-            if delta:
-                on_text(delta)
-            if hit:
-                finish = "stop"
-            elif produced >= max_new_tokens:
-                finish = "length"
-            else:
-                out = model(input_ids=torch.tensor([[token]]), cache=out.cache, use_cache=True)
-    if finish != "cancelled" and (rest := stream.flush()):
-        on_text(rest)
-    return Completion(text=stream.text, prompt_tokens=len(prompt_ids), completion_tokens=produced, finish_reason=finish)
+        out = model(input_ids=torch.tensor([seq.prompt_ids]), use_cache=True, logits_to_keep=1)
+        while not seq.check_cancelled() and seq.accept(out.logits[0, -1]):
+            out = model(input_ids=torch.tensor([[seq.last_token]]), cache=out.cache, use_cache=True)
+    return seq.completion()

@@ -1,4 +1,4 @@
-"""The real generator: SmolLM2-135M-Instruct (+ the workspace's LoRA adapters) behind one lock.
+"""The real generator: SmolLM2-135M-Instruct (+ the workspace's LoRA adapters), concurrent requests batched.
 
 ``LocalModel`` is what the app calls; it implements the small ``Generator`` protocol that the app is
 written against (tests inject a fake with the same three methods). Loading happens once, lazily or
@@ -7,7 +7,6 @@ in a background thread started by ``start_loading()`` so the first request waits
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -17,7 +16,9 @@ from typing import Callable, Protocol
 
 from sandbox.errors import ConfigError
 from sandbox.server import adapters as adapters_mod
+from sandbox.server.batching import Batcher
 from sandbox.server.schemas import ChatParams, Completion, ModelCard, bad_request, model_not_found
+from sandbox.server.speed import decode_threads
 from sandbox.server.weights import BASE_MODEL_ID, ensure_converted
 
 log = logging.getLogger("sandbox.server")
@@ -44,7 +45,7 @@ class Generator(Protocol):
 
 
 class LocalModel:
-    """Base model in the chosen precision, adapters through PEFT, one generation at a time."""
+    """Base model in the chosen precision, adapters through PEFT, concurrent requests batched."""
 
     def __init__(self, workspace_root: Path, precision: str = DEFAULT_PRECISION, threads: int = 0):
         if precision not in PRECISIONS:
@@ -62,6 +63,7 @@ class LocalModel:
         self._model = None  # the base, or a PeftModel wrapping it once an adapter is used
         self._adapters: dict[str, adapters_mod.Adapter] = {}
         self._loader: threading.Thread | None = None
+        self._batcher: Batcher | None = None
         self._load_error: BaseException | None = None
 
     # ---- loading -----------------------------------------------------------------------------
@@ -100,12 +102,16 @@ class LocalModel:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
         model.eval()
+        from sandbox.server.row_exact import use_row_attention
+
+        use_row_attention(model)
         if self.precision == "int8":
             from sandbox.server.speed import quantize_int8
 
             model = quantize_int8(model)
         self._eos = {self._tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
         self._model = model
+        self._batcher = Batcher(self._forward, context=lambda: decode_threads(self.threads))
 
     def tokenizer(self):
         self.load()
@@ -151,49 +157,50 @@ class LocalModel:
         return Prepared(model=model, prompt_ids=list(ids), params=params, max_new_tokens=min(wanted, room))
 
     def run(self, prepared: Prepared, on_text: Callable[[str], None], cancelled: Callable[[], bool]) -> Completion:
-        """Generate for one prepared request; called by the single worker thread."""
-        from sandbox.server.decode import decode
-        from sandbox.server.speed import decode_threads
+        """Generate for one prepared request; blocks the calling thread while it shares the running batch."""
+        from sandbox.server.decode import Sequence
 
-        if cancelled():
-            return Completion("", len(prepared.prompt_ids), 0, "cancelled")
-        with self._weights_for(prepared.model) as model, decode_threads(self.threads):
-            return decode(
-                model, self._tokenizer, prepared.prompt_ids, prepared.params, prepared.max_new_tokens,
-                self._eos, on_text, cancelled,
-            )
-
-    @contextlib.contextmanager
-    def _weights_for(self, model_id: str):
-        """The base model (adapters disabled) or the base with this adapter active."""
         self.load()
-        if model_id == BASE_MODEL_ID:
-            if hasattr(self._model, "disable_adapter"):
-                with self._model.disable_adapter():
-                    yield self._model
-            else:
-                yield self._model
-            return
+        adapter = None if prepared.model == BASE_MODEL_ID else prepared.model
+        if adapter is not None and self.precision == "int8":
+            raise bad_request("Fine-tuned adapters need precision fp32 or bf16 (int8 layers cannot take LoRA).", "model")
+        seq = Sequence(prepared.prompt_ids, prepared.params, prepared.max_new_tokens, self._tokenizer, self._eos,
+                       on_text, cancelled, adapter)
+        return self._batcher.run(seq)
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.stop()
+
+    def _forward(self, input_ids, position_ids, cache, adapters: list, **kwargs):
+        """One forward pass for a batch whose rows may each use a different adapter (None: the base)."""
+        names = [self._peft_name(a) for a in adapters]  # loads adapters first seen here, in the batcher's thread
+        if hasattr(self._model, "peft_config"):
+            kwargs["adapter_names"] = [n or "__base__" for n in names]
+        return self._model(input_ids=input_ids, position_ids=position_ids, cache=cache, use_cache=True, **kwargs)
+
+    def _peft_name(self, model_id: str | None) -> str | None:
+        if model_id is None:
+            return None
         adapter = self._adapters.get(model_id) or self._scan().get(model_id)
         if adapter is None:
             raise model_not_found(model_id, [c.id for c in self.list_models()])
-        yield self._activate(adapter)
+        if adapter.peft_name not in getattr(self._model, "peft_config", {}):
+            self._attach(adapter)
+        return adapter.peft_name
 
-    def _activate(self, adapter: adapters_mod.Adapter):
-        if self.precision == "int8":
-            raise bad_request(
-                "Fine-tuned adapters need precision fp32 or bf16 (int8 layers cannot take LoRA).",
-                "model",
-            )
+    def _attach(self, adapter: adapters_mod.Adapter) -> None:
+        """Load a fine-tune's LoRA weights next to the others; batched rows pick theirs by name."""
         from peft import PeftModel
 
-        if not hasattr(self._model, "peft_config"):
+        from sandbox.server.row_exact import make_lora_row_exact
+
+        if hasattr(self._model, "peft_config"):
+            self._model.load_adapter(str(adapter.path), adapter_name=adapter.peft_name)
+        else:
             self._model = PeftModel.from_pretrained(self._model, str(adapter.path), adapter_name=adapter.peft_name)
             self._model.eval()
-        elif adapter.peft_name not in self._model.peft_config:
-            self._model.load_adapter(str(adapter.path), adapter_name=adapter.peft_name)
-        self._model.set_adapter(adapter.peft_name)
-        return self._model
+        make_lora_row_exact(self._model)
 
 
 def _as_list(value) -> list:
