@@ -1,8 +1,11 @@
-"""Local model server speed: HTTP vs direct, concurrency, load times, precision and thread options.
+"""Local model server speed: batching, HTTP vs direct, load times, precision and thread options.
 
-    .venv/bin/python benchmarks/bench_server.py [--tokens 48] [--quick]
+    .venv/bin/python benchmarks/bench_server.py [--tokens 48] [--section all|batching|precision]
 
 All ratios are measured within this one run (the machine is shared, absolute numbers drift).
+The batching section compares the server with continuous batching against the same server with
+``max_batch=1`` (requests queued one at a time: the server before batching) and the one-request
+decode loop, then runs a local compare and a small `sandbox eval` on both.
 """
 
 from __future__ import annotations
@@ -138,11 +141,160 @@ def http_vs_direct(tokens, precision):
         return rate(d_samples), rate(h_samples), concurrent
 
 
+# ---- batching -------------------------------------------------------------------------------
+
+
+def old_loop(model, prompt, tokens):
+    """The one-request decode loop the server ran before batching, on the same loaded model."""
+    from sandbox.server.decode import Sequence, decode
+    from sandbox.server.schemas import ChatParams
+
+    prepared = model.prepare("smollm2-135m-instruct", chat(prompt), ChatParams(max_tokens=tokens, temperature=0))
+    started = time.perf_counter()
+    done = decode(model._model, Sequence(prepared.prompt_ids, prepared.params, tokens, model._tokenizer, model._eos))
+    return done.completion_tokens, time.perf_counter() - started, done.text
+
+
+def concurrent_rate(client, n, tokens):
+    """Total completion tokens/s of ``n`` requests sent at once over HTTP."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(lambda p: over_http(client, p, tokens), prompts))
+    return sum(r[0] for r in results) / (time.perf_counter() - started)
+
+
+def demo_workspace(dataset):
+    """A private copy of the demo workspace, indexed, whose fine-tuned pipeline uses the base model."""
+    import shutil
+
+    from sandbox.config import load_workspace
+    from sandbox.index import build_index
+
+    repo = Path(__file__).resolve().parent.parent
+    root = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    for name in ("corpora", "prompts"):
+        shutil.copytree(repo / name, root / name)
+    (root / "sandbox.toml").write_text(f'[datasets.{dataset}]\nfine_tuned_model = "smollm2-135m-instruct"\n')
+    workspace = load_workspace(root)
+    build_index(workspace, dataset)
+    return workspace
+
+
+def compare_ratio(workspace, dataset, question, rounds):
+    """(median of one compare of the three pipelines) / (median of the slowest pipeline alone)."""
+    from sandbox.compare import compare
+
+    alone, together = {}, []
+    for _ in range(rounds):
+        for name in ("few-shot", "rag", "fine-tuned"):
+            started = time.perf_counter()
+            records = compare(workspace, question, dataset=dataset, pipelines=[name])
+            assert not records[0].error, records[0].error
+            alone.setdefault(name, []).append(time.perf_counter() - started)
+        started = time.perf_counter()
+        records = compare(workspace, question, dataset=dataset)
+        assert not any(r.error for r in records), [r.error for r in records]
+        together.append(time.perf_counter() - started)
+    slowest = max(statistics.median(v) for v in alone.values())
+    return statistics.median(together), slowest
+
+
+def eval_rate(workspace, dataset, first, limit):
+    """Answers/s of `sandbox eval` (all three pipelines) on questions ``first .. first+limit`` only."""
+    import json
+
+    from sandbox.evaluate import run_eval
+
+    questions = workspace.dataset_dir(dataset) / "questions.jsonl"
+    lines = [line for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    subset = Path(tempfile.mkdtemp()) / "questions.jsonl"
+    subset.write_text("\n".join(lines[first : first + limit]) + "\n", encoding="utf-8")
+    backup = questions.read_text(encoding="utf-8")
+    questions.write_text(subset.read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        started = time.perf_counter()
+        summary = run_eval(workspace, dataset, judge=False)
+        wall = time.perf_counter() - started
+    finally:
+        questions.write_text(backup, encoding="utf-8")
+    errors = sum(s.errors for s in summary.pipelines.values())
+    return summary.ran / wall, errors, json.dumps({"answers": summary.ran, "wall_s": round(wall, 1)})
+
+
+def batching(tokens, rounds, dataset, eval_questions):
+    import openai
+
+    from sandbox.server.inprocess import start_local_server
+    from sandbox.server.model import LocalModel
+
+    root = Path(tempfile.mkdtemp())
+    batched = start_local_server(root, preload=False)
+    queued = start_local_server(root, generator=LocalModel(root, max_batch=1), preload=False)
+    try:
+        for server in (batched, queued):
+            server.model.load()
+        model = batched.model
+        old_loop(model, PROMPTS[0], 4), direct(model, PROMPTS[0], 4)  # warm-up
+        old, new = [], []
+        for _ in range(rounds):
+            for prompt in PROMPTS:  # interleaved so drifting machine load hits both alike
+                old.append(old_loop(model, prompt, tokens))
+                new.append(direct(model, prompt, tokens))
+        same = sum(a[2] == b[2] for a, b in zip(old, new))
+        print(f"single stream: old loop {rate(old):.1f} tok/s, batching server {rate(new):.1f} tok/s, "
+              f"ratio {rate(new) / rate(old):.2f} (target >= 0.95); greedy answers identical {same}/{len(old)}")
+        clients = {name: openai.OpenAI(base_url=s.base_url, api_key="unused", max_retries=0, timeout=600)
+                   for name, s in (("batched", batched), ("queued", queued))}
+        conc = {(name, n): [] for name in clients for n in (1, 3, 8)}
+        for _ in range(rounds):
+            for name, client in clients.items():
+                for n in (1, 3, 8):
+                    conc[(name, n)].append(concurrent_rate(client, n, tokens))
+        med = {k: statistics.median(v) for k, v in conc.items()}
+        for name in clients:
+            print(f"{name:>8} over HTTP, total tok/s: " + ", ".join(f"{n} at once {med[(name, n)]:.1f}" for n in (1, 3, 8)))
+        one = med[("batched", 1)]
+        print(f"batched: 3 at once / 1 = {med[('batched', 3)] / one:.2f} (target >= 2), "
+              f"8 at once / 1 = {med[('batched', 8)] / one:.2f} (target >= 3); "
+              f"8 at once vs queued 8 at once = {med[('batched', 8)] / med[('queued', 8)]:.2f}")
+        workspace = demo_workspace(dataset)
+        question = "How should I write a polite reminder to a colleague?"
+        for name, server in (("batched", batched), ("queued", queued)):
+            os.environ["SANDBOX_LOCAL_BASE_URL"] = server.base_url
+            together, slowest = compare_ratio(workspace, dataset, question, rounds)
+            print(f"{name:>8} local compare of three pipelines: {together:.1f} s vs slowest alone {slowest:.1f} s, "
+                  f"ratio {together / slowest:.2f}" + (" (target <= 1.3)" if name == "batched" else ""))
+        rates = {}
+        for i, (name, server) in enumerate((("queued", queued), ("batched", batched))):
+            os.environ["SANDBOX_LOCAL_BASE_URL"] = server.base_url
+            rates[name], errors, info = eval_rate(workspace, dataset, i * eval_questions, eval_questions)
+            print(f"{name:>8} sandbox eval ({dataset}, concurrency {workspace.settings.eval.concurrency}): "
+                  f"{rates[name]:.3f} answers/s, {errors} errors {info}")
+        print(f"eval throughput batched / queued = {rates['batched'] / rates['queued']:.2f} (target >= 2)")
+    finally:
+        os.environ.pop("SANDBOX_LOCAL_BASE_URL", None)
+        batched.stop()
+        queued.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts to compare")
+    parser.add_argument("--section", choices=("all", "batching", "precision"), default="all")
+    parser.add_argument("--rounds", type=int, default=2, help="repetitions of the batching measurements (medians)")
+    parser.add_argument("--dataset", default="instructions", help="demo dataset for the compare and eval rows")
+    parser.add_argument("--eval-questions", type=int, default=4, help="questions per eval row (x 3 pipelines)")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+    if args.section in ("all", "batching"):
+        batching(args.tokens, args.rounds, args.dataset, args.eval_questions)
+        print(f"load average: {os.getloadavg()[0]:.1f}")
+    if args.section == "batching":
+        return
     from sandbox.server.model import DEFAULT_PRECISION
 
     convert, warm = load_times()
@@ -161,7 +313,7 @@ def main() -> None:
                 print(f"   fp32: {b[:70]!r}\n   {precision}: {a[:70]!r}")
     d, h, conc = http_vs_direct(args.tokens, DEFAULT_PRECISION)
     print(f"\nHTTP vs direct ({DEFAULT_PRECISION}): direct {d:.1f} tok/s, HTTP {h:.1f} tok/s, ratio {h / d:.2f} (target >= 0.9)")
-    print(f"concurrent requests over HTTP: 1 -> {conc[1]:.1f} tok/s total, 3 -> {conc[3]:.1f} tok/s total (queued, one at a time)")
+    print(f"concurrent requests over HTTP: 1 -> {conc[1]:.1f} tok/s total, 3 -> {conc[3]:.1f} tok/s total (batched)")
 
 
 def common_prefix(a: str, b: str) -> float:

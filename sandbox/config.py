@@ -80,6 +80,7 @@ class ServerConfig(_Section):
     port: int = 8700
     threads: int = 0  # 0: let torch decide
     precision: str = Field("bf16", description="local model weights: fp32, bf16 or int8 (see sandbox serve --help)")
+    max_batch: int = Field(16, ge=1, description="requests decoded together (continuous batching); 1: one at a time")
 
 
 class EvalConfig(_Section):

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.server import schemas
+from sandbox.server.batching import MAX_BATCH
 from sandbox.server.model import Generator
 from sandbox.server.schemas import APIError, ChatRequest
 
@@ -75,7 +76,7 @@ def default_generator(workspace) -> Generator:
     settings = getattr(workspace, "settings", None)
     server = getattr(settings, "server", None)
     precision = getattr(server, "precision", None)
-    kwargs = {"threads": getattr(server, "threads", 0)}
+    kwargs = {"threads": getattr(server, "threads", 0), "max_batch": getattr(server, "max_batch", MAX_BATCH)}
     if precision:
         kwargs["precision"] = precision
     return LocalModel(workspace_root(workspace), **kwargs)

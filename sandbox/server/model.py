@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 
 from sandbox.errors import ConfigError
 from sandbox.server import adapters as adapters_mod
-from sandbox.server.batching import Batcher
+from sandbox.server.batching import MAX_BATCH, Batcher
 from sandbox.server.schemas import ChatParams, Completion, ModelCard, bad_request, model_not_found
 from sandbox.server.speed import decode_threads
 from sandbox.server.weights import BASE_MODEL_ID, ensure_converted
@@ -47,7 +47,8 @@ class Generator(Protocol):
 class LocalModel:
     """Base model in the chosen precision, adapters through PEFT, concurrent requests batched."""
 
-    def __init__(self, workspace_root: Path, precision: str = DEFAULT_PRECISION, threads: int = 0):
+    def __init__(self, workspace_root: Path, precision: str = DEFAULT_PRECISION, threads: int = 0,
+                 max_batch: int = MAX_BATCH):
         if precision not in PRECISIONS:
             raise ConfigError(
                 f"Unknown local model precision {precision!r}.",
@@ -56,6 +57,7 @@ class LocalModel:
         self.workspace_root = Path(workspace_root)
         self.precision = precision
         self.threads = threads
+        self.max_batch = max_batch
         self.created = int(time.time())
         self.load_seconds: float | None = None
         self._lock = threading.Lock()  # guards loading
@@ -111,7 +113,7 @@ class LocalModel:
             model = quantize_int8(model)
         self._eos = {self._tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
         self._model = model
-        self._batcher = Batcher(self._forward, context=lambda: decode_threads(self.threads))
+        self._batcher = Batcher(self._forward, self.max_batch, context=lambda: decode_threads(self.threads))
 
     def tokenizer(self):
         self.load()
