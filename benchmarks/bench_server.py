@@ -19,7 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # tests/fakes.py: the synchronous compare()
 
 PROMPTS = [
     "What is the capital of France?",
@@ -173,10 +174,9 @@ def demo_workspace(dataset):
     from sandbox.config import load_workspace
     from sandbox.index import build_index
 
-    repo = Path(__file__).resolve().parent.parent
     root = Path(tempfile.mkdtemp(prefix="bench-server-"))
     for name in ("corpora", "prompts"):
-        shutil.copytree(repo / name, root / name)
+        shutil.copytree(REPO / name, root / name)
     (root / "sandbox.toml").write_text(f'[datasets.{dataset}]\nfine_tuned_model = "smollm2-135m-instruct"\n')
     workspace = load_workspace(root)
     build_index(workspace, dataset)
@@ -185,7 +185,7 @@ def demo_workspace(dataset):
 
 def compare_ratio(workspace, dataset, question, rounds):
     """(median of one compare of the three pipelines) / (median of the slowest pipeline alone)."""
-    from sandbox.compare import compare
+    from fakes import compare
 
     alone, together = {}, []
     for _ in range(rounds):
