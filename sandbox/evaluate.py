@@ -32,7 +32,8 @@ from sandbox.store import Store
 
 Progress = Callable[[int, int], None]  # (done, total)
 BOOTSTRAP_SEED = 20240601
-QUALITY_METRICS = ("json_values", "similarity", "token_f1")  # primary quality: first one measured
+# Fallback when the primary metric (``metrics.primary_metric``) was not measured: first one present.
+QUALITY_METRICS = ("json_values", "fact_recall", "similarity", "token_f1")
 
 
 class Interval(BaseModel):
@@ -58,7 +59,8 @@ class EvalSummary(BaseModel):
     dataset: str
     questions: int
     pipelines: dict[str, PipelineSummary]
-    quality_metric: str = ""
+    quality_metric: str = Field("", description="the primary metric pipelines are compared on (see metrics.primary_metric)")
+    quality_reason: str = Field("", description="why that metric, in one sentence")
     seconds: float | None = None
     ran: int = 0
     skipped: int = 0
@@ -105,6 +107,8 @@ def score(record: RunRecord, reference: str | None, source: str | None, similari
         out["similarity"] = similarity if similarity is not None else 0.0
         if (agreement := M.json_agreement(answer, reference)) is not None:
             out.update(agreement)
+        else:
+            out.update(fact_scores(answer, reference, record.user_input))
     if record.pipeline == "rag" or contexts:
         support = M.context_support(answer, contexts)
         out["context_support"] = support
@@ -112,6 +116,11 @@ def score(record: RunRecord, reference: str | None, source: str | None, similari
         out["cites"] = M.cites(answer, [c.source for c in record.contexts])
         out["hit_at_k"] = M.hit_at_k(source, [c.source for c in record.contexts])
     return out
+
+
+def fact_scores(answer: str, reference: str, question: str) -> dict[str, float | None]:
+    """The fact metrics of a free-text reference (``metrics.fact_recall``, ``metrics.key_fact``)."""
+    return {"fact_recall": M.fact_recall(answer, reference), "key_fact": M.key_fact(answer, reference, question)}
 
 
 class Scorer:
@@ -360,21 +369,51 @@ def load_summary(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINE
     """Aggregates of the evals matching the current configuration (empty when none ran yet)."""
     dataset = workspace.dataset_dir(dataset).name
     store = store or Store(workspace.db_path)
+    references = _references(workspace, dataset)
     out, answers, questions = {}, {}, set()
     for name in pipelines:
         config = pipeline_config(workspace, dataset, name)
         eid = eval_id(config)
         rows = {q: r for q, r in store.eval_scores(eid).items() if limit_to is None or q in limit_to}
+        _backfill_facts(store, eid, name, rows, references)
         questions |= set(rows)
         metrics = [r["metrics"] for r in rows.values()]
         out[name] = PipelineSummary(pipeline=name, eval_id=eid, model=config["model"], n=len(rows),
                                     errors=sum(bool(m.get("error")) for m in metrics),
                                     metrics=summarize_scores(metrics))
         answers[name] = rows
-    quality = next((m for m in QUALITY_METRICS if any(m in s.metrics for s in out.values())), "")
-    summary = EvalSummary(dataset=dataset, questions=len(questions), pipelines=out, quality_metric=quality)
+    quality, why = M.primary_metric(list(references.values()))
+    measured = [m for m in QUALITY_METRICS if any(m in s.metrics for s in out.values())]
+    if measured and not any(quality in s.metrics for s in out.values()):  # e.g. references without a reference-based metric
+        quality, why = measured[0], f"{quality or 'no primary metric'} was not measured; {measured[0]} was"
+    summary = EvalSummary(dataset=dataset, questions=len(questions), pipelines=out, quality_metric=quality,
+                          quality_reason=why)
     summary.examples = _examples(store, answers, n_examples)
     return summary
+
+
+def _references(workspace, dataset: str) -> dict[str, str | None]:
+    """question id -> reference ({} when the questions file is missing or broken: nothing to choose from)."""
+    try:
+        return {q.id: q.reference for q in _load_questions(workspace, dataset)}
+    except SandboxError:
+        return {}
+
+
+def _backfill_facts(store: Store, eid: str, pipeline: str, rows: dict[str, dict[str, Any]],
+                    references: dict[str, str | None]) -> None:
+    """Score the fact metrics of answers stored before they existed, once, from the stored runs
+    (re-answering every question would cost minutes per dataset for two string comparisons)."""
+    stale = [q for q, r in rows.items() if r["run_id"] and "token_f1" in r["metrics"]
+             and "fact_recall" not in r["metrics"] and references.get(q) and M.is_free_text(references[q])]
+    updates = []
+    for qid in stale:
+        run = store.get_run(rows[qid]["run_id"])
+        if run is None:
+            continue
+        rows[qid]["metrics"].update(fact_scores(run.response, references[qid], run.user_input))
+        updates.append((eid, qid, pipeline, rows[qid]["run_id"], rows[qid]["metrics"]))
+    store.set_eval_scores(updates)
 
 
 def _examples(store: Store, answers: dict[str, dict[str, Any]], n: int) -> list[dict[str, Any]]:

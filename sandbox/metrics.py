@@ -9,13 +9,20 @@ terms (lower-cased words that are not stop words) that occur in the retrieved co
 answer made of words the contexts contain is very likely drawn from them; invented facts
 (names, numbers) lower it. ``supported`` is ``context_support >= SUPPORT_THRESHOLD``.
 Similarity to the reference is embedding based (cosine, workspace embedder; in ``sandbox.evaluate``).
+
+Facts (``fact_recall``, ``key_fact``) are what a free-text reference is for: two fluent answers on
+the same topic embed alike whether the number in them is right or wrong, so similarity cannot tell
+an answer that states the fact from one that does not (see ``fact_terms`` for the normalisation).
+``primary_metric`` picks the one metric a dataset is judged on from the shape of its references.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import statistics
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
@@ -114,6 +121,142 @@ def json_agreement(answer: str, reference: str) -> dict[str, float] | None:
     keys = [k for k in ref if k in got]
     same = [k for k in keys if _canon(got[k]) == _canon(ref[k])]
     return {"json_valid": 1.0, "json_keys": len(keys) / len(ref), "json_values": len(same) / len(ref)}
+
+
+# facts ---------------------------------------------------------------------------
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {
+    w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)}
+# 1,000 / 1 000 (no-break or thin space) / 1'000 -> 1000; "3,5" or "10, 200" are left alone.
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[,'\u00a0\u202f\u2009]\d{3})+(?![\d,]\d)")
+_TOKEN = re.compile(r"\d+(?:\.\d+)+|[^\W_]+")
+_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+
+
+def s_stem(word: str) -> str:
+    """Harman's S-stemmer: folds plurals only, never mangles a term beyond recognition."""
+    if len(word) > 4 and word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("us", "ss")):
+        return word[:-1]
+    return word
+
+
+def _fold(text: str) -> str:
+    """Compatibility forms and accents folded (``Inês`` -> ``Ines``, ``ﬁ`` -> ``fi``), thousands joined."""
+    text = _THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group(0)), text)  # before NFKD turns no-break spaces into spaces
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _term(token: str) -> str:
+    """One token's canonical form: lower case; numbers without leading zeros or trailing decimal
+    zeros (``08`` -> ``8``, ``2.50`` -> ``2.5``, ``3.0`` -> ``3``); number words as digits; plurals folded."""
+    low = token.lower()
+    if low.isdigit():
+        return str(int(low))
+    if re.fullmatch(r"\d+\.\d+", low):
+        whole, frac = low.split(".")
+        frac = frac.rstrip("0")
+        return f"{int(whole)}.{frac}" if frac else str(int(whole))
+    if low in _NUMBER_WORDS:
+        return _NUMBER_WORDS[low]
+    return low if any(ch.isdigit() for ch in low) else s_stem(low)
+
+
+def _tokens(text: str) -> list[tuple[str, str, bool]]:
+    """(raw token, term, first word of its sentence) for every token of ``text``."""
+    out = []
+    for sentence in _SENTENCE.split(_fold(text)):
+        first = True
+        for raw in _TOKEN.findall(sentence):
+            out.append((raw, _term(raw), first))
+            first = first and not raw.isalpha()  # "(2019) Adopted ..." still starts with "Adopted"
+    return out
+
+
+def _is_content(term: str) -> bool:
+    return term not in STOPWORDS and (len(term) > 1 or term.isdigit())
+
+
+def fact_terms(text: str) -> list[str]:
+    """The content words and numbers of ``text``, normalised for fact matching.
+
+    Case and accents are folded; punctuation separates tokens (so ``TS3-EU868`` is ``ts3`` +
+    ``eu868`` and ``employee's`` is ``employee``) except a decimal point between digits; thousands
+    separators are removed (1,000 = 1000); number words up to twenty and the tens are digits
+    (three = 3); plurals are folded by the S-stemmer (warranties = warranty), nothing more,
+    so ``calibrate`` and ``calibration`` stay different. Stop words and single letters are dropped.
+    """
+    return [term for _, term, _ in _tokens(text) if _is_content(term)]
+
+
+def fact_recall(answer: str, reference: str) -> float | None:
+    """Share of the reference's distinct content terms (``fact_terms``) that the answer contains;
+    None when the reference has none."""
+    wanted = set(fact_terms(reference))
+    if not wanted:
+        return None
+    return len(wanted & set(fact_terms(answer))) / len(wanted)
+
+
+def key_terms(reference: str, question: str = "") -> set[str]:
+    """The reference's key facts: its numbers (any token with a digit: amounts, dates, codes such as
+    ``TS3-EU868`` or ``ISO 27001``) or, when it has none, its names (capitalised words that do not
+    start a sentence, and all-caps words such as ``SLA``). Terms the question already contains are
+    not facts the answer adds, so they are left out (``fact_terms`` normalisation)."""
+    asked = {term for _, term, _ in _tokens(question)}
+    numbers, names = set(), set()
+    for raw, term, first in _tokens(reference):
+        if term in asked or not _is_content(term):
+            continue
+        if any(ch.isdigit() for ch in raw):
+            numbers.add(term)
+        elif raw[0].isupper() and (not first or (raw.isupper() and len(raw) > 1)):
+            names.add(term)
+    return numbers or names
+
+
+def key_fact(answer: str, reference: str, question: str = "") -> float | None:
+    """1.0 when the answer states at least one of the reference's key facts (``key_terms``), else 0.0;
+    None when the reference has no number or name beyond the question's.
+
+    "At least one", not "all": references add context (a headcount "on 30 September 2025"),
+    and a correct short answer ("41 people") must not score 0 for leaving the date out."""
+    keys = key_terms(reference, question)
+    if not keys:
+        return None
+    return float(bool(keys & {term for _, term, _ in _tokens(answer)}))
+
+
+def is_free_text(reference: str) -> bool:
+    """Free text, i.e. not a JSON object (whose fields ``json_agreement`` scores instead)."""
+    return not isinstance(parse_json(reference), dict)
+
+
+SHORT_LABEL_WORDS = 3
+
+
+def primary_metric(references: Sequence[str | None]) -> tuple[str, str]:
+    """(metric, why): the one metric a dataset's answers are judged on, from its references' shape
+    alone (decided before any answer is seen, so it cannot be picked to favour a pipeline)."""
+    refs = [r for r in references if r and r.strip()]
+    if not refs:
+        return "", "no references to score against"
+    json_share = sum(not is_free_text(r) for r in refs) / len(refs)
+    if json_share >= 0.5:
+        return "json_values", (f"{json_share:.0%} of references are JSON objects: the share of fields whose value "
+                               "matches is the task's success criterion; one wrong enum barely moves similarity")
+    length = statistics.median(len(normalize(r).split()) for r in refs)
+    if length <= SHORT_LABEL_WORDS:
+        return "exact_match", (f"references are short labels (median {length:g} words): an answer is the label "
+                               "or it is not")
+    return "fact_recall", ("free-text references: the share of their content words and numbers the answer states; "
+                           "embedding similarity scores fluent on-topic answers alike whether their facts are right "
+                           "or not, and token F1 is dominated by phrasing")
 
 
 # RAG ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sandbox.text import interval_text
 
 COLORS = {"few-shot": "#4C72B0", "rag": "#55A868", "fine-tuned": "#C44E52"}
 METRIC_LABELS = {"json_values": "JSON field agreement", "json_valid": "valid JSON", "similarity": "similarity to reference",
-                 "token_f1": "token F1", "exact_match": "exact match", "hit_at_k": "retrieval hit@k",
+                 "fact_recall": "fact recall", "key_fact": "key fact stated", "token_f1": "token F1", "exact_match": "exact match", "hit_at_k": "retrieval hit@k",
                  "supported": "supported by contexts", "cites": "cites contexts", "judge_score": "LLM-judge score"}
 
 

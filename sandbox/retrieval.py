@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from sandbox.errors import IndexStateError
 from sandbox.files import atomic_dir
+from sandbox.metrics import s_stem
 from sandbox.vectorstore import client, collection_name, get_all, open_collections
 
 Mode = Literal["hybrid", "vector", "bm25"]
@@ -54,22 +55,11 @@ class Hit(BaseModel):
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def _s_stem(word: str) -> str:
-    """Harman's S-stemmer: folds plurals only, never mangles a term beyond recognition."""
-    if len(word) > 4 and word.endswith("ies") and not word.endswith(("eies", "aies")):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
-        return word[:-1]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("us", "ss")):
-        return word[:-1]
-    return word
-
-
 def bm25_tokens(text: str) -> list[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
     stop = set(STOPWORDS_EN)
-    return [_s_stem(w) for w in (t.lower() for t in _TOKEN.findall(text)) if w not in stop]
+    return [s_stem(w) for w in (t.lower() for t in _TOKEN.findall(text)) if w not in stop]
 
 
 def search_text(document: str, meta: dict) -> str:

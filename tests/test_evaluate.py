@@ -78,6 +78,7 @@ def test_eval_scores_and_stores_every_answer(ws, fake):
     seen = []
     summary = run_eval(ws, "valves", limit=2, store=store, embedder=FakeEmbedder(), progress=lambda d, t: seen.append((d, t)))
     assert summary.ran == 6 and summary.skipped == 0 and summary.questions == 2
+    assert summary.quality_metric == "json_values"  # JSON references: field agreement is the primary metric
     assert seen[-1] == (6, 6)
     few, rag = summary.pipelines["few-shot"], summary.pipelines["rag"]
     assert few.n == 2 and few.errors == 0
@@ -161,3 +162,25 @@ def test_eval_cli_unknown_pipeline_is_a_clear_error(ws):
     result = CliRunner().invoke(app, ["--workspace", str(ws.root), "eval", "valves", "-p", "magic"])
     assert result.exit_code != 0
     assert "magic" in str(result.exception)
+
+
+def test_free_text_references_are_judged_on_fact_recall_and_old_rows_are_backfilled(ws, fake):
+    """Prose references: fact metrics per answer, fact_recall chosen as the primary metric; answers
+    scored before the fact metrics existed get them from their stored runs, without re-answering."""
+    prose = [dict(q, reference=f"{q['question'].split()[-1].rstrip('?')} is rated {bar} bar.")
+             for q, bar in zip(QUESTIONS, (340, 410, 0))]
+    (ws.dataset_dir("valves") / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in prose))
+    store = Store(ws.db_path)
+    summary = run_eval(ws, "valves", pipelines=["rag"], limit=2, store=store, embedder=FakeEmbedder())
+    assert summary.quality_metric == "fact_recall" and "similarity" in summary.quality_reason
+    rag = summary.pipelines["rag"].metrics  # scripted RAG answers "QV-7 is rated 340 bar [1]": every fact
+    assert rag["fact_recall"].mean == 1.0 and rag["key_fact"].mean == 1.0 and rag["key_fact"].n == 2
+    with store.connect() as db, db:  # as if scored by an older version
+        for eid, qid, metrics in db.execute("SELECT eval_id, question_id, metrics FROM eval_scores").fetchall():
+            old = {k: v for k, v in json.loads(metrics).items() if k not in ("fact_recall", "key_fact")}
+            db.execute("UPDATE eval_scores SET metrics = ? WHERE eval_id = ? AND question_id = ?", (json.dumps(old), eid, qid))
+    calls = len(fake.requests)
+    again = load_summary(ws, "valves", pipelines=["rag"], store=store)
+    assert again.pipelines["rag"].metrics["fact_recall"].mean == 1.0 and len(fake.requests) == calls
+    with store.connect() as db:
+        assert all("fact_recall" in json.loads(m) for (m,) in db.execute("SELECT metrics FROM eval_scores"))

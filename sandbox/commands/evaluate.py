@@ -13,7 +13,7 @@ from sandbox.text import interval_text
 DatasetArg = typer.Argument(None, help="Dataset under corpora/ (default: the first one).")
 ReportOpt = typer.Option(None, "--report", help="Also write a stakeholder report: FILE.html (self-contained) or FILE.md.")
 
-SHOWN = ("json_values", "similarity", "token_f1", "exact_match", "hit_at_k", "supported", "cites", "judge_score")
+SHOWN = ("json_values", "fact_recall", "key_fact", "similarity", "token_f1", "exact_match", "hit_at_k", "supported", "cites", "judge_score")
 
 
 def _fmt(interval) -> str:
@@ -37,6 +37,8 @@ def _print_summary(summary) -> None:
                       f"{m['latency_s'].mean:.2f}" if "latency_s" in m else "—", tokens,
                       f"{m['cost_usd'].mean:.6f}" if "cost_usd" in m else "—")
     console().print(table)
+    if summary.quality_metric:
+        console().print(f"Primary metric: {summary.quality_metric} ({summary.quality_reason}).")
 
 
 @app.command("eval")
