@@ -413,7 +413,8 @@ def _backfill_facts(store: Store, eid: str, pipeline: str, rows: dict[str, dict[
             continue
         rows[qid]["metrics"].update(fact_scores(run.response, references[qid], run.user_input))
         updates.append((eid, qid, pipeline, rows[qid]["run_id"], rows[qid]["metrics"]))
-    store.set_eval_scores(updates)
+    if updates:
+        store.set_eval_scores(updates)
 
 
 def _examples(store: Store, answers: dict[str, dict[str, Any]], n: int) -> list[dict[str, Any]]:
