@@ -165,10 +165,11 @@ def _tuning_sum(t: TuningAnswer) -> str:
 
 def answers(s: DataSignals, retrieve: bool, t: TuningAnswer, decisive: Reason | None) -> dict[str, str]:
     need = "unmeasured" if s.knowledge_need is None else f"{s.knowledge_need:.0%}"
+    tuning = ("fine-tune" if t.fine_tune else f"fine-tune once examples reach {MIN_EXAMPLES}" if t.deferred
+              else "prompt") + f": {_tuning_sum(t)}"
     out = {RETRIEVAL: ("retrieve" if retrieve else "don't retrieve") + f" (knowledge need {need}, "
                       f"threshold {retrieve_threshold(s):.0%}, {s.n_docs} documents)",
-           FINE_TUNING: ("fine-tune" if t.fine_tune else "fine-tune once examples reach "
-                         f"{MIN_EXAMPLES}" if t.deferred else "prompt") + f": {_tuning_sum(t)}"}
+           FINE_TUNING: tuning if s.n_examples else "prompt: no examples, nothing to fine-tune on"}
     if decisive:
         out[MEASURED] = f"{decisive.favours} ({decisive.rule}: intervals separate)"
     return out
@@ -186,7 +187,7 @@ def why_not(advice: Advice, retrieve: bool, t: TuningAnswer, decisive: Reason | 
         elif rec == "rag":
             share = "the" if s.knowledge_need is None else f"{s.knowledge_need:.0%} of the"
             lack = f"{share} answers need document facts that " + (
-                "fine-tuning does not reliably add" if p == "fine-tuned" else "a prompt of examples does not contain")
+                "fine-tuning does not reliably add" if p == "fine-tuned" else "a prompt without the documents lacks")
             out[p] = f"knowledge: {lack}" + (" (fine-tune alongside RAG: see also)" if p == advice.also else "")
         elif p == "fine-tuned" and not s.n_examples:
             out[p] = "data-volume: no examples to train on"

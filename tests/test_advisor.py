@@ -192,3 +192,47 @@ def test_broken_examples_are_a_clear_error(tmp_path):
     (tmp_path / "corpora" / "echo" / "examples.jsonl").write_text('{"messages": "not a list"}\n')
     with pytest.raises(DataError, match=r"examples.jsonl:1"):
         advise(load_workspace(tmp_path), "echo")
+
+
+def _metric_summary(metric_means: dict[str, dict[str, tuple[float, float, float]]], primary: str = "") -> EvalSummary:
+    pipes = {p: PipelineSummary(pipeline=p, eval_id="x", n=30,
+                                metrics={m: Interval(mean=v[0], low=v[1], high=v[2], n=30) for m, v in ms.items()})
+             for p, ms in metric_means.items()}
+    return EvalSummary(dataset="anything", questions=30, pipelines=pipes, quality_metric=primary)
+
+
+def test_measured_quality_uses_the_primary_metric_else_falls_back():
+    from sandbox.advisor import primary_metric
+
+    # facts say rag clearly, similarity says nothing separates
+    means = {p: {"fact_recall": f, "similarity": (0.6, 0.5, 0.7)} for p, f in
+             (("few-shot", (0.2, 0.1, 0.3)), ("rag", (0.8, 0.7, 0.9)), ("fine-tuned", (0.25, 0.15, 0.35)))}
+    assert primary_metric(_metric_summary(means), list(means)) == "fact_recall"
+    assert decide(sig(), summary=_metric_summary(means)).recommendation == "rag"
+    by_similarity = decide(sig(), summary=_metric_summary(means, primary="similarity"))
+    assert by_similarity.recommendation == "few-shot" and "similarity" in rules(by_similarity)["measured-quality"].evidence
+    assert primary_metric(_metric_summary(means, primary="key_fact"), list(means)) == "fact_recall"  # not measured
+
+
+def test_people_overrule_before_the_eval_and_the_reason_says_so():
+    eval_rag = _summary({"few-shot": (0.4, 0.35, 0.45), "rag": (0.8, 0.75, 0.85), "fine-tuned": (0.5, 0.45, 0.55)})
+    humans = {"few-shot": (0.1, 0.05, 0.2, 40), "rag": (0.2, 0.1, 0.3, 40), "fine-tuned": (0.7, 0.6, 0.8, 40)}
+    advice = decide(sig(), summary=eval_rag, human_rates=humans)
+    assert advice.recommendation == "fine-tuned" and advice.confidence == 0.8
+    assert "overrules the data signals" in rules(advice)["human-judgments"].evidence
+    assert advice.why_not["rag"].startswith("human-judgments")
+    agreeing = decide(sig(knowledge_need=0.7), summary=eval_rag)
+    assert agreeing.recommendation == "rag" and agreeing.confidence == 0.9
+
+
+def test_issue_13_case_many_document_questions_few_examples_is_rag():
+    advice = decide(sig(n_examples=12, knowledge_need=0.47, format_consistency=1.0, format_fields=1))
+    assert advice.recommendation == "rag" and advice.also is None
+    assert [r.rule for r in advice.reasons if r.decision == "retrieval"] == ["knowledge"]
+    assert advice.why_not["fine-tuned"].startswith("knowledge: 47% of the answers need document facts")
+
+
+def test_knowledge_and_strict_format_is_rag_also_fine_tuned():
+    advice = decide(sig(knowledge_need=0.6, format_consistency=1.0, format_fields=5, json_share=1.0))
+    assert (advice.recommendation, advice.also) == ("rag", "fine-tuned")
+    assert any("fine-tune the generator on the format" in s for s in advice.next_steps)

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
-
 import pytest
 
 from sandbox.advisor import advise
 from sandbox.config import load_workspace
-
-UNSEEN = Path(__file__).resolve().parent / "data" / "unseen"
-EXPECTED = {  # shape: (recommendation, also)
-    "seedbank": ("rag", None),  # documents + questions, no examples
-    "hives": ("fine-tuned", None),  # examples only (strict JSON), no documents
-    "ferry": ("rag", "fine-tuned"),  # documents + examples: facts from the docs, in a fixed JSON shape
-}
-
+from tests.verdict_matrix import EXPECTED, UNSEEN, copy_unseen
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_unseen_dataset_verdict(tmp_path, name):
-    shutil.copytree(UNSEEN / name, tmp_path / "corpora" / name, ignore=shutil.ignore_patterns("*.py", "README.md"))
+    copy_unseen(name, tmp_path / "corpora")
     advice = advise(load_workspace(tmp_path), name)
     assert (advice.recommendation, advice.also) == EXPECTED[name], advice.answers
     assert len(advice.why_not) == 2 and all(advice.why_not.values())

@@ -11,12 +11,16 @@ documents) and carries the verdict the decision framework (DESIGN.md) expects fo
   least"), free text stays ``few-shot`` ("do not fine-tune for simple instruction following");
 - jargon share 0–40% → ``fine-tuned`` at 12%+ ("fine-tune for domain-specific language").
 
-Run the table: ``PYTHONPATH=. python -m tests.verdict_matrix`` (prints the confusion table in Markdown).
+Three unseen datasets under ``tests/data/unseen/`` (written for this, used nowhere else) add
+realistic shapes: documents + questions only, examples only, both.
+
+Run the table: ``PYTHONPATH=. python -m tests.verdict_matrix`` (prints the confusion tables in Markdown).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,12 @@ REPLIES = ("Thank you for the message, we will check it and write back soon",
            "We are sorry about the trouble and have sent a new one today",
            "You can do that from your account page at any time",
            "Our team will call you about this later this week")
+UNSEEN = Path(__file__).resolve().parent / "data" / "unseen"
+EXPECTED = {  # unseen dataset: (recommendation, also)
+    "seedbank": ("rag", None),  # documents + questions, no examples
+    "hives": ("fine-tuned", None),  # examples only (strict JSON), no documents
+    "ferry": ("rag", "fine-tuned"),  # documents + examples: facts from the docs, in a fixed JSON shape
+}
 SYLLABLES = ("vex", "zor", "quil", "thra", "bek", "nul", "drav", "osk", "yim", "plo")
 
 
@@ -149,6 +159,11 @@ def write(cell: Cell, corpora: Path) -> Path:
     return folder
 
 
+def copy_unseen(name: str, corpora: Path) -> Path:
+    """An unseen dataset's data files (not its generator script or README) under ``corpora``."""
+    return Path(shutil.copytree(UNSEEN / name, corpora / name, ignore=shutil.ignore_patterns("*.py", "README.md")))
+
+
 def advise_on_data(workspace, dataset: str) -> Advice:
     """The data-signal verdict (no eval, no judgments, no tokenizer): signals, estimated cost, decide."""
     signals = compute_signals(workspace, dataset)
@@ -169,19 +184,29 @@ def confusion(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _report(title: str, rows: list[tuple[str, tuple, tuple]]) -> None:
+    """rows: (cell, expected (recommendation, also), advised (recommendation, also))."""
+    misses = [f"- {name}: expected {want}, advised {got}" for name, want, got in rows if want != got]
+    print(f"### {title}: {len(rows) - len(misses)} of {len(rows)} with the expected verdict and `also`\n")
+    print(confusion([(want[0], got[0]) for _, want, got in rows]))
+    print("\n".join(["", *misses, ""]))
+
+
 def main() -> None:
-    pairs, misses = [], []
     with tempfile.TemporaryDirectory() as tmp:
+        matrix = []
         for i, cell in enumerate(cells()):
-            root = Path(tmp) / str(i)
-            advice = run(cell, root)
-            pairs.append((cell.expected, advice.recommendation))
-            if (advice.recommendation, advice.also) != (cell.expected, cell.also):
-                misses.append(f"{cell.axis} {cell.value}: expected {cell.expected}/{cell.also}, "
-                              f"advised {advice.recommendation}/{advice.also}")
-    print(f"{len(pairs)} cells, {len(pairs) - len(misses)} with the expected verdict and `also`\n")
-    print(confusion(pairs))
-    print("\n".join(["", *misses]) if misses else "")
+            advice = run(cell, Path(tmp) / str(i))
+            matrix.append((f"{cell.axis} {cell.value}", (cell.expected, cell.also), (advice.recommendation, advice.also)))
+        unseen = []
+        for name, want in EXPECTED.items():
+            copy_unseen(name, Path(tmp) / "unseen" / "corpora")
+            advice = advise_on_data(load_workspace(Path(tmp) / "unseen"), name)
+            unseen.append((name, want, (advice.recommendation, advice.also)))
+    _report("Verdict matrix (one signal varied at a time)", matrix)
+    _report("Unseen datasets", unseen)
+    for name, want, got in unseen:
+        print(f"- {name}: {got[0]}" + (f" (also {got[1]})" if got[1] else ""))
 
 
 if __name__ == "__main__":
