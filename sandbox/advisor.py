@@ -35,9 +35,10 @@ from sandbox.text import interval_text
 __all__ = ["Advice", "CostEstimate", "Reason", "advise", "decide", "estimate_cost", "judgment_rates"]
 
 MIN_JUDGMENTS = 5  # fewer judgments per pipeline than this say nothing about it
-# Metrics that stand for quality when the eval names no primary metric, best first: facts recalled
-# for free-text references, then JSON field values for structured ones, then overlap measures.
-FALLBACK_METRICS = ("fact_recall", "key_fact", "json_values", "similarity", "token_f1")
+# Metrics that stand for quality when the eval's primary metric (``quality_metric``) is missing or was
+# measured on fewer than two pipelines, best first (as in sandbox.evaluate): JSON field values for
+# structured references, facts recalled for free-text ones, then overlap measures.
+FALLBACK_METRICS = ("json_values", "fact_recall", "key_fact", "similarity", "token_f1")
 # Who overrules first when several kinds of measured evidence separate: people, then the eval, then a model.
 MEASURED_PRIORITY = ("human-judgments", "measured-quality", "llm-judge")
 DATA_CONFIDENCE_CAP = 0.75  # data signals alone never make us sure
@@ -75,7 +76,7 @@ def _separation(rule: str, rows: list[tuple[str, float, float, float]], ev: str)
                   evidence=f"{ev}: {best[0]} is clearly better (intervals separate), which overrules the data signals")
 
 
-def primary_metric(summary, candidates: list[str]) -> str | None:
+def measured_metric(summary, candidates: list[str]) -> str | None:
     """The eval's primary metric when it measured two candidates or more, else the first fallback that did."""
     names = [summary.quality_metric] if summary.quality_metric else []
     names += [m for m in FALLBACK_METRICS if m not in names]
@@ -84,12 +85,14 @@ def primary_metric(summary, candidates: list[str]) -> str | None:
 
 
 def rule_measured(summary, candidates: list[str]) -> list[Reason]:
-    if summary is None or not summary.measured or not (metric := primary_metric(summary, candidates)):
+    if summary is None or not summary.measured or not (metric := measured_metric(summary, candidates)):
         return []
     rows = [(p, iv.mean, iv.low, iv.high) for p in candidates
             if p in summary.pipelines and (iv := summary.pipelines[p].metrics.get(metric))]
     n = max(summary.pipelines[p].metrics[metric].n for p, *_ in rows)
-    ev = f"{metric} (n={n}, 95% bootstrap): " + ", ".join(f"{p} {interval_text(m, lo, hi)}" for p, m, lo, hi in rows)
+    role = "primary metric" if metric == summary.quality_metric else \
+        f"fallback: {summary.quality_metric or 'no primary metric'} not measured on two pipelines"
+    ev = f"{metric} ({role}; n={n}, 95% bootstrap): " + ", ".join(f"{p} {interval_text(m, lo, hi)}" for p, m, lo, hi in rows)
     return [_separation("measured-quality", rows, ev)]
 
 

@@ -202,16 +202,16 @@ def _metric_summary(metric_means: dict[str, dict[str, tuple[float, float, float]
 
 
 def test_measured_quality_uses_the_primary_metric_else_falls_back():
-    from sandbox.advisor import primary_metric
+    from sandbox.advisor import measured_metric
 
     # facts say rag clearly, similarity says nothing separates
     means = {p: {"fact_recall": f, "similarity": (0.6, 0.5, 0.7)} for p, f in
              (("few-shot", (0.2, 0.1, 0.3)), ("rag", (0.8, 0.7, 0.9)), ("fine-tuned", (0.25, 0.15, 0.35)))}
-    assert primary_metric(_metric_summary(means), list(means)) == "fact_recall"
+    assert measured_metric(_metric_summary(means), list(means)) == "fact_recall"
     assert decide(sig(), summary=_metric_summary(means)).recommendation == "rag"
     by_similarity = decide(sig(), summary=_metric_summary(means, primary="similarity"))
     assert by_similarity.recommendation == "few-shot" and "similarity" in rules(by_similarity)["measured-quality"].evidence
-    assert primary_metric(_metric_summary(means, primary="key_fact"), list(means)) == "fact_recall"  # not measured
+    assert measured_metric(_metric_summary(means, primary="key_fact"), list(means)) == "fact_recall"  # not measured
 
 
 def test_people_overrule_before_the_eval_and_the_reason_says_so():
