@@ -174,7 +174,7 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     out = [f"# Which approach for `{_md(a.dataset)}`?", "",
            f"**Recommendation: {a.recommendation}**{f' (also {a.also})' if a.also else ''} (confidence {a.confidence:.2f}"
            f"{'' if a.measured else ', from data signals only'}). Generated {ctx['created']}.", ""]
-    out += [f"- {QUESTIONS[d]} {_md(text)}" for d, text in a.answers.items()]
+    out += [f"- **{QUESTIONS[d]}** {_md(text)}" for d, text in a.answers.items()]
     out += [f"- Why not {p}: {_md(text)}" for p, text in a.why_not.items()]
     out += ["", "## Evidence", "", "| decision | rule | favours | weight | evidence |", "| --- | --- | --- | --- | --- |"]
     out += [f"| {r.decision} | {r.rule} | {r.favours or '—'} | {r.weight:g} | {_md(r.evidence)} |" for r in a.reasons]

@@ -26,7 +26,7 @@ def verdict_markdown(advice) -> str:
     basis = "evaluations and judgments included" if advice.measured else "from data signals only"
     lines = [f"### {html.escape(advice.dataset)}: **{advice.recommendation}**{also}",
              f"Confidence {advice.confidence:.2f} ({basis})."]
-    lines += [f"- {QUESTIONS[d]} {html.escape(a)}" for d, a in advice.answers.items()]
+    lines += [f"- **{QUESTIONS[d]}** {html.escape(a)}" for d, a in advice.answers.items()]
     lines += [f"- Why not {p}: {html.escape(t)}" for p, t in advice.why_not.items()]
     return "\n".join(lines)
 
