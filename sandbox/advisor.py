@@ -90,7 +90,8 @@ def rule_measured(summary, candidates: list[str]) -> list[Reason]:
     rows = [(p, iv.mean, iv.low, iv.high) for p in candidates
             if p in summary.pipelines and (iv := summary.pipelines[p].metrics.get(metric))]
     n = max(summary.pipelines[p].metrics[metric].n for p, *_ in rows)
-    role = "primary metric" if metric == summary.quality_metric else \
+    reason = getattr(summary, "quality_reason", "")
+    role = (f"primary metric: {reason}" if reason else "primary metric") if metric == summary.quality_metric else \
         f"fallback: {summary.quality_metric or 'no primary metric'} not measured on two pipelines"
     ev = f"{metric} ({role}; n={n}, 95% bootstrap): " + ", ".join(f"{p} {interval_text(m, lo, hi)}" for p, m, lo, hi in rows)
     return [_separation("measured-quality", rows, ev)]

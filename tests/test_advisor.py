@@ -212,6 +212,10 @@ def test_measured_quality_uses_the_primary_metric_else_falls_back():
     by_similarity = decide(sig(), summary=_metric_summary(means, primary="similarity"))
     assert by_similarity.recommendation == "few-shot" and "similarity" in rules(by_similarity)["measured-quality"].evidence
     assert measured_metric(_metric_summary(means, primary="key_fact"), list(means)) == "fact_recall"  # not measured
+    primary = _metric_summary(means, primary="fact_recall")
+    primary.quality_reason = "free-text references"
+    evidence = rules(decide(sig(), summary=primary))["measured-quality"].evidence
+    assert evidence.startswith("fact_recall (primary metric: free-text references;") and "overrules" in evidence
 
 
 def test_people_overrule_before_the_eval_and_the_reason_says_so():
