@@ -198,7 +198,8 @@ def why_not(advice: Advice, retrieve: bool, t: TuningAnswer, decisive: Reason | 
         elif p == "fine-tuned" and t.deferred:
             out[p] = f"data-volume: {s.n_examples} examples < {MIN_EXAMPLES}, the minimum to fine-tune on ({_tuning_sum(t)})"
         else:
-            out[p] = f"fine-tune or prompt: {_tuning_sum(t)}"
+            short = f"; and {s.n_examples} examples < {MIN_EXAMPLES}" if p == "fine-tuned" and s.n_examples < MIN_EXAMPLES else ""
+            out[p] = f"fine-tune or prompt: {_tuning_sum(t)}{short}"
     return out
 
 
