@@ -119,7 +119,7 @@ def bench_first_token(workspace: str, runs: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     from sandbox.config import load_workspace
-    from sandbox.server.inprocess import start_local_server
+    from sandbox.localserver import start_local_server
 
     ws = load_workspace(workspace)
     model = ws.settings.endpoints["local"].model

@@ -57,7 +57,7 @@ def rate(samples):
 
 def load_times():
     """Cold conversion in a throwaway cache vs warm reload from the converted folder."""
-    from sandbox.server import weights
+    from sandbox.localmodel import weights
     from sandbox.server.model import LocalModel
 
     with tempfile.TemporaryDirectory() as cache:
@@ -118,7 +118,7 @@ def precisions(tokens, threads_options):
 def http_vs_direct(tokens, precision):
     import openai
 
-    from sandbox.server.inprocess import start_local_server
+    from sandbox.localserver import start_local_server
 
     with start_local_server(Path(tempfile.mkdtemp()), preload=False) as server:
         model = server.model

@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sandbox import PIPELINES
 from sandbox.errors import ConfigError, DatasetNotFound
+from sandbox.localmodel import BASE_MODEL_ID
 
 CONFIG_FILE = "sandbox.toml"
 STATE_DIR = ".sandbox"
 LOCAL = "local"
-DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
 class _Section(BaseModel):
@@ -33,7 +33,7 @@ class _Section(BaseModel):
 
 class EndpointConfig(_Section):
     base_url: str = Field(LOCAL, description='"local" = the built-in server, else an OpenAI-compatible URL')
-    model: str = DEFAULT_MODEL
+    model: str = BASE_MODEL_ID
     api_key_env: str = Field("", description="name of the env var holding the key; the key never goes in a file")
     timeout_s: float = 60.0
     max_retries: int = 2
@@ -204,6 +204,11 @@ def set_value(workspace: Workspace, dotted_key: list[str], value: Any) -> None:
     node[dotted_key[-1]] = value
     path.write_text(tomlkit.dumps(doc), encoding="utf-8")
     workspace.settings = load_workspace(workspace.root).settings
+
+
+def workspace_root(workspace: "Workspace | str | Path") -> Path:
+    """The folder of a Workspace, or the path itself (a Path has its own, unrelated ``.root``)."""
+    return Path(workspace) if isinstance(workspace, (str, Path)) else Path(workspace.root)
 
 
 def cache_dir() -> Path:

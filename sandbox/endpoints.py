@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from sandbox.config import EndpointConfig, Workspace
 from sandbox.errors import EndpointError
+from sandbox.localserver import local_base_url
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 BACKOFF_BASE_S = 0.5
@@ -57,8 +58,6 @@ def resolve_base_url(workspace: Workspace, config: EndpointConfig) -> str:
     """The endpoint's URL; ``local`` starts (once per process) or reuses the built-in server. Blocking."""
     if not config.is_local:
         return config.base_url
-    from sandbox.server.inprocess import local_base_url
-
     return local_base_url(workspace)
 
 

@@ -51,3 +51,11 @@ class EndpointError(SandboxError):
 
 class FineTuneError(SandboxError):
     """A fine-tuning job could not be created or failed."""
+
+
+class InvalidRequest(FineTuneError):
+    """A 400 from a fine-tuning backend: the request or its files are unusable (message says which line and why)."""
+
+    def __init__(self, message: str, param: str | None = None, code: str = "invalid_request"):
+        super().__init__(message)
+        self.param, self.code = param, code

@@ -48,11 +48,11 @@ def demo_copy(tmp_path) -> Path:
 def local_server(tmp_path_factory):
     """The real local model server over HTTP (SmolLM2 on loopback), one per test session.
 
-    Yields a ``sandbox.server.inprocess.LocalServer``: ``.base_url`` (``http://127.0.0.1:PORT/v1``),
+    Yields a ``sandbox.server.inprocess.LocalServer`` (from ``sandbox.localserver``): ``.base_url`` (``http://127.0.0.1:PORT/v1``),
     ``.model`` (the LocalModel), ``.app.state.workspace_root`` (its tmp workspace).
     """
     from sandbox.config import load_workspace
-    from sandbox.server.inprocess import start_local_server
+    from sandbox.localserver import start_local_server
 
     root = tmp_path_factory.mktemp("server-ws")
     server = start_local_server(load_workspace(root), preload=True)

@@ -26,7 +26,7 @@ def examples(n: int) -> bytes:
 
 @pytest.fixture
 def server(workspace_dir):
-    from sandbox.server.inprocess import start_local_server
+    from sandbox.localserver import start_local_server
 
     srv = start_local_server(load_workspace(workspace_dir), preload=False)
     yield srv
@@ -85,7 +85,7 @@ def test_invalid_training_file_is_a_400_naming_the_line(server):
 
 
 def test_cancel_restart_persistence_and_killed_worker(workspace_dir, server):
-    from sandbox.server.inprocess import start_local_server
+    from sandbox.localserver import start_local_server
 
     client = client_for(server)
     f = client.files.create(file=("train.jsonl", examples(12)), purpose="fine-tune")

@@ -11,7 +11,7 @@ import openai
 import pytest
 from lora import make_adapter
 
-from sandbox.server.weights import BASE_MODEL_ID
+from sandbox.localmodel import BASE_MODEL_ID
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sandbox.server import weights
+from sandbox.localmodel import weights
 
 
 def test_concurrent_conversions_convert_once_and_atomically(tmp_path, monkeypatch):
@@ -56,7 +56,7 @@ def test_gguf_is_found_in_the_installed_package():
 
 
 def test_local_base_url_prefers_env(monkeypatch, tmp_path):
-    from sandbox.server.inprocess import local_base_url
+    from sandbox.localserver import local_base_url
 
     monkeypatch.setenv("SANDBOX_LOCAL_BASE_URL", "http://127.0.0.1:9999/v1/")
     assert local_base_url(tmp_path) == "http://127.0.0.1:9999/v1"
@@ -66,7 +66,7 @@ def test_in_process_server_starts_and_stops(tmp_path):
     import httpx
 
     from tests.test_server_api import FakeGenerator
-    from sandbox.server.inprocess import start_local_server
+    from sandbox.localserver import start_local_server
 
     with start_local_server(tmp_path, generator=FakeGenerator()) as server:
         assert server.base_url.startswith("http://127.0.0.1:")

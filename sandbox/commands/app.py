@@ -12,6 +12,7 @@ import typer
 
 from sandbox.cli import app, print_json, workspace
 from sandbox.errors import ConfigError
+from sandbox.localserver import local_base_url
 
 AUTH_ENV = "SANDBOX_APP_AUTH"
 judgments_app = typer.Typer(help="Export and summarise the judgments people made in the app.", no_args_is_help=True)
@@ -49,8 +50,6 @@ def preload_local_model(ws) -> threading.Thread | None:
         return None
 
     def warm() -> None:
-        from sandbox.server.inprocess import local_base_url
-
         try:
             import httpx
 

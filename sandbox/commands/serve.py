@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from sandbox.cli import app, workspace
+from sandbox.localserver import local_job_runner
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -26,7 +27,7 @@ def serve(
     """
     import uvicorn
 
-    from sandbox.server.app import create_app
+    from sandbox.server.app import create_app  # fastapi: loaded only when serving
     from sandbox.server.model import LocalModel
 
     ws = workspace()
@@ -47,7 +48,7 @@ def serve(
     typer.echo(f'  from openai import OpenAI; client = OpenAI(base_url="{base_url}", api_key="unused")')
     typer.echo(f"  or: export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=unused")
     typer.echo("The model loads in the background; the first answer waits for it. Ctrl+C stops.")
-    uvicorn.run(create_app(ws, generator, preload=True), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(ws, generator, job_runner=local_job_runner(ws), preload=True), host=host, port=port, log_level="warning")
 
 
 def _is_loopback(host: str) -> bool:

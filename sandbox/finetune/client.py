@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from sandbox.endpoints import resolve_base_url
 from sandbox.errors import FineTuneError
 
 REFUSALS = {400: "the request or file was refused", 401: "the API key was refused",
@@ -28,13 +29,7 @@ def make_client(workspace, endpoint: str = "local"):
         raise FineTuneError(f"No endpoint named {endpoint!r}.",
                             f"Define [endpoints.{endpoint}] in sandbox.toml (available: {', '.join(settings.endpoints)}).")
     config = settings.endpoints[endpoint]
-    if config.is_local:
-        from sandbox.server.inprocess import local_base_url
-
-        base_url = local_base_url(workspace)
-    else:
-        base_url = config.base_url
-    return OpenAI(base_url=base_url, api_key=config.api_key(), timeout=max(config.timeout_s, 120), max_retries=config.max_retries)
+    return OpenAI(base_url=resolve_base_url(workspace, config), api_key=config.api_key(), timeout=max(config.timeout_s, 120), max_retries=config.max_retries)
 
 
 def _refusal(exc: Exception, action: str) -> FineTuneError:

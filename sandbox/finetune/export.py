@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sandbox.errors import FineTuneError
 from sandbox.finetune.store import JobStore, model_dirname
+from sandbox.localmodel.weights import ensure_converted
 
 README = """# {model}
 
@@ -60,8 +61,6 @@ def export(workspace, ref: str, out: Path) -> dict:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from sandbox.server.weights import ensure_converted
 
     folder, meta = find_adapter(workspace, ref)
     out = Path(out)

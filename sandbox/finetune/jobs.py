@@ -17,21 +17,13 @@ import threading
 import time
 from pathlib import Path
 
-from sandbox.errors import FineTuneError
-from sandbox.finetune import BASE_MODEL
+from sandbox.errors import InvalidRequest
 from sandbox.finetune.store import FileStore, Hyperparameters, JobError, JobRecord, JobStore, new_id
+from sandbox.localmodel import BASE_MODEL_ID
 
 MIN_EXAMPLES = 10  # OpenAI's minimum too
 _children: dict[int, subprocess.Popen] = {}  # our own workers, polled so they get reaped
 _lock = threading.Lock()
-
-
-class InvalidRequest(FineTuneError):
-    """A 400: the request or its files are unusable (message says which line and why)."""
-
-    def __init__(self, message: str, param: str | None = None, code: str = "invalid_request"):
-        super().__init__(message)
-        self.param, self.code = param, code
 
 
 def validate_file(files: FileStore, file_id: str, param: str) -> int:
@@ -52,11 +44,11 @@ def validate_file(files: FileStore, file_id: str, param: str) -> int:
     return len(examples)
 
 
-def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL, validation_file: str | None = None,
+def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_ID, validation_file: str | None = None,
                hyperparameters: dict | None = None, suffix: str | None = None, seed: int | None = None,
                metadata: dict | None = None) -> JobRecord:
-    if model != BASE_MODEL:
-        raise InvalidRequest(f"Model {model!r} cannot be fine-tuned here; the local provider fine-tunes {BASE_MODEL!r}.", "model", "model_not_available")
+    if model != BASE_MODEL_ID:
+        raise InvalidRequest(f"Model {model!r} cannot be fine-tuned here; the local provider fine-tunes {BASE_MODEL_ID!r}.", "model", "model_not_available")
     if suffix is not None and (len(suffix) > 40 or not all(c.isalnum() or c in "-_" for c in suffix)):
         raise InvalidRequest("suffix must be up to 40 letters, digits, '-' or '_'.", "suffix")
     hp = Hyperparameters(**(hyperparameters or {}))
@@ -183,3 +175,37 @@ def cancel(state_dir: Path, job_id: str) -> JobRecord:
 def list_jobs(state_dir: Path) -> list[JobRecord]:
     jobs = JobStore(state_dir)
     return [refresh(state_dir, j.id) if not j.done else j for j in jobs.list()]
+
+
+class LocalJobRunner:
+    """The local provider as the server's fine-tuning routes see it (``sandbox.server.fine_tuning.JobRunner``):
+    uploaded files plus jobs trained by worker processes, all under one workspace's ``.sandbox/``."""
+
+    base_model = BASE_MODEL_ID
+
+    def __init__(self, state_dir: Path):
+        self.state_dir = Path(state_dir)
+
+    @property
+    def files(self) -> FileStore:
+        return FileStore(self.state_dir)  # made on first use: its folder appears only when a file is uploaded
+
+    def create(self, **request) -> JobRecord:
+        return create_job(self.state_dir, **request)
+
+    def list(self) -> list[JobRecord]:
+        return list_jobs(self.state_dir)
+
+    def retrieve(self, job_id: str) -> JobRecord:
+        return refresh(self.state_dir, job_id)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        return cancel(self.state_dir, job_id)
+
+    def events(self, job_id: str) -> list[dict]:
+        refresh(self.state_dir, job_id)
+        return JobStore(self.state_dir).events(job_id)
+
+    def checkpoints(self, job_id: str) -> list[dict]:
+        refresh(self.state_dir, job_id)
+        return JobStore(self.state_dir).checkpoints(job_id)

@@ -17,6 +17,9 @@ from pydantic import BaseModel, Field
 
 from sandbox.datafile import Problem
 from sandbox.examples import Example, parse_examples
+from sandbox.finetune.split import split_examples
+from sandbox.finetune.tokens import count
+from sandbox.localmodel.tokenizer import load_tokenizer
 from sandbox.questions import load_questions
 from sandbox.text import plain, words as word_tokens
 
@@ -64,15 +67,12 @@ def preflight(path: Path, *, questions: Path | None = None, tokenizer=None, epoc
               price_train_per_mtok: float = 0.0, max_tokens: int = MAX_TOKENS,
               split_path: Path | None = None) -> Report:
     """Check one examples file. ``tokenizer`` None loads the base model's (tokenizer only)."""
-    from sandbox.finetune.split import split_examples
-
     examples, errors = parse_examples(path)
     report = Report(ok=False, file=str(path), n_examples=len(examples), errors=list(errors), epochs=epochs,
                     price_train_per_mtok=price_train_per_mtok)
     if not examples:
         return report
     if tokenizer is None:
-        from sandbox.finetune.tokens import load_tokenizer
         tokenizer = load_tokenizer()
     report.token_stats, too_long = _token_stats(tokenizer, examples, max_tokens)
     report.errors += too_long
@@ -89,8 +89,6 @@ def preflight(path: Path, *, questions: Path | None = None, tokenizer=None, epoc
 
 
 def _token_stats(tokenizer, examples: list[Example], max_tokens: int) -> tuple[TokenStats, list[Problem]]:
-    from sandbox.finetune.tokens import count
-
     counts = [count(tokenizer, e.messages) for e in examples]
     totals = sorted(c[0] for c in counts)
     errors = [Problem(line=e.line, code="too_many_tokens",

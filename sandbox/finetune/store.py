@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sandbox.files import safe_filename
-from sandbox.finetune import BASE_MODEL
+from sandbox.localmodel import BASE_MODEL_ID
 
 
 def finetune_dir(state_dir: Path) -> Path:
@@ -129,7 +129,7 @@ class JobRecord(BaseModel):
     id: str
     object: str = "fine_tuning.job"
     created_at: int
-    model: str = BASE_MODEL
+    model: str = BASE_MODEL_ID
     organization_id: str = "org-local"
     status: str = "queued"
     training_file: str
@@ -161,7 +161,7 @@ class JobRecord(BaseModel):
 
 def model_id(job: JobRecord) -> str:
     short = job.id.removeprefix("ftjob-")[:12]
-    return f"ft:{BASE_MODEL}:{job.suffix or 'sandbox'}:{short}"
+    return f"ft:{BASE_MODEL_ID}:{job.suffix or 'sandbox'}:{short}"
 
 
 def model_dirname(model: str) -> str:

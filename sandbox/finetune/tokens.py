@@ -1,4 +1,4 @@
-"""The base model's tokenizer and how one chat example becomes training tokens.
+"""How one chat example becomes training tokens (the tokenizer itself: ``sandbox.localmodel.tokenizer``).
 
 An example is rendered with the model's chat template; only the assistant turns are
 trained on (``labels`` = -100 elsewhere), which is also how the fine-tuned pipeline
@@ -7,39 +7,9 @@ prompts the model: the example's own system message and user input, no few-shot.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 IGNORE = -100
-
-
-def tokenizer_dir() -> Path:
-    """A folder with just the tokenizer: the server's converted model if present, else a
-    tokenizer-only cache extracted from the GGUF (seconds, no weights dequantized)."""
-    from sandbox.config import cache_dir
-    from sandbox.server import weights
-
-    if weights.is_converted():
-        return weights.converted_dir()
-    folder = cache_dir() / "tokenizers" / weights.BASE_MODEL_ID
-    if not (folder / "tokenizer_config.json").is_file():
-        from filelock import FileLock
-        from transformers import AutoTokenizer
-
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(folder) + ".lock"):
-            if not (folder / "tokenizer_config.json").is_file():
-                gguf = weights.gguf_path()
-                AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
-    return folder
-
-
-@lru_cache(maxsize=2)
-def load_tokenizer(path: str | None = None):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path or str(tokenizer_dir()))
 
 
 def encode(tokenizer, messages: list[dict[str, Any]]) -> tuple[list[int], list[int]]:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from sandbox.examples import Example
 from sandbox.finetune.tokens import IGNORE, encode
+from sandbox.localmodel.weights import ensure_converted
 
 DEFAULT_EPOCHS = 3
 DEFAULT_BATCH = 8
@@ -73,11 +74,9 @@ Event = Callable[[dict[str, Any]], None]
 
 
 def load_base(threads: int = 0):
-    """The base model and tokenizer, from the server's converted (cached) HF folder."""
+    """The base model and tokenizer, from the converted (cached) HF folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from sandbox.server.weights import ensure_converted
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
     folder = ensure_converted()

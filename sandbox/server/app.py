@@ -8,7 +8,6 @@ cancel flag the decoder checks every token, so its slot in the batch is freed at
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import threading
@@ -24,20 +23,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.server import schemas
+from sandbox.config import workspace_root
+from sandbox.server import files, fine_tuning, schemas
 from sandbox.server.batching import MAX_BATCH
+from sandbox.server.fine_tuning import JobRunner
 from sandbox.server.model import Generator
 from sandbox.server.schemas import APIError, ChatRequest
 
 log = logging.getLogger("sandbox.server")
 
-OPTIONAL_ROUTERS = ("sandbox.server.files", "sandbox.server.fine_tuning")  # written by the finetune engineer
 DISCONNECT_POLL_S = 0.25
 MAX_WAITING = 64  # requests waiting for generation at once (threads); more queue in front of them
 
 
-def create_app(workspace, generator: Generator | None = None, *, preload: bool = False) -> FastAPI:
-    """The server app for a workspace; ``generator`` defaults to the real local model."""
+def create_app(workspace, generator: Generator | None = None, *, job_runner: JobRunner | None = None,
+               preload: bool = False) -> FastAPI:
+    """The server app for a workspace; ``generator`` defaults to the real local model. With a ``job_runner``
+    the app also serves OpenAI's /v1/files and /v1/fine_tuning/jobs over it (the caller picks the backend,
+    so this package never imports the fine-tuning one)."""
     root = workspace_root(workspace)
     if generator is None:
         generator = default_generator(workspace)
@@ -55,18 +58,14 @@ def create_app(workspace, generator: Generator | None = None, *, preload: bool =
     app = FastAPI(title="sandbox local model server", lifespan=lifespan)
     app.state.workspace = workspace
     app.state.workspace_root = root
-    app.state.model = generator  # other routers (files, fine_tuning) reach the workspace and model here
+    app.state.model = generator
     app.state.worker = worker
+    app.state.job_runner = job_runner  # the files and fine_tuning routers reach it here
     _install_error_handlers(app)
     _add_routes(app, generator, worker)
-    for name in OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # the module exists but something it imports is missing: a real bug
-                raise
-            continue
-        app.include_router(module.router)
+    if job_runner is not None:
+        app.include_router(files.router)
+        app.include_router(fine_tuning.router)
     return app
 
 
@@ -80,11 +79,6 @@ def default_generator(workspace) -> Generator:
     if precision:
         kwargs["precision"] = precision
     return LocalModel(workspace_root(workspace), **kwargs)
-
-
-def workspace_root(workspace) -> Path:
-    """The folder of a Workspace, or the path itself (a Path has its own, unrelated ``.root``)."""
-    return Path(workspace) if isinstance(workspace, (str, Path)) else Path(workspace.root)
 
 
 # ---- routes ---------------------------------------------------------------------------------

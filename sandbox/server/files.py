@@ -1,9 +1,9 @@
 """OpenAI's ``/v1/files`` on the local server (purpose ``fine-tune``): upload, list,
-retrieve, content, delete. Files live in ``.sandbox/finetune/files/`` and survive restarts."""
+retrieve, content, delete, over the ``files`` of the app's job runner (the local one keeps them in
+``.sandbox/finetune/files/``, so they survive restarts)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,14 +18,8 @@ PURPOSES = ("fine-tune", "fine-tune-results", "assistants", "batch", "vision", "
 MAX_BYTES = 512 * 1024 * 1024
 
 
-def state_dir(request: Request) -> Path:
-    return Path(request.app.state.workspace_root) / ".sandbox"
-
-
 def _store(request: Request):
-    from sandbox.finetune.store import FileStore
-
-    return FileStore(state_dir(request))
+    return request.app.state.job_runner.files
 
 
 def _get(request: Request, file_id: str):

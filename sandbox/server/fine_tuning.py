@@ -1,16 +1,37 @@
 """OpenAI's ``/v1/fine_tuning/jobs`` on the local server: create, retrieve, list, cancel,
-events (loss per step) and checkpoints. Training runs in a separate worker process
-(``sandbox.finetune.jobs``); handlers only read and write small files in a thread."""
+events (loss per step) and checkpoints, over the ``JobRunner`` the app was built with
+(``sandbox.finetune.jobs.LocalJobRunner`` trains in worker processes); handlers only read and
+write small files in a thread."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from sandbox.server.files import state_dir
+from sandbox.errors import InvalidRequest
 from sandbox.server.schemas import APIError
+
+
+class JobRunner(Protocol):
+    """A fine-tuning backend: ``files`` (add/get/path/list/delete uploads) and jobs that have ``.api()``.
+    Methods raise ``sandbox.errors.InvalidRequest`` for a bad request or an unknown id."""
+
+    base_model: str
+    files: Any
+
+    def create(self, **request) -> Any: ...
+    def list(self) -> list: ...
+    def retrieve(self, job_id: str) -> Any: ...
+    def cancel(self, job_id: str) -> Any: ...
+    def events(self, job_id: str) -> list[dict]: ...
+    def checkpoints(self, job_id: str) -> list[dict]: ...
+
+
+def job_runner(request: Request) -> JobRunner:
+    return request.app.state.job_runner
+
 
 router = APIRouter()
 
@@ -24,8 +45,6 @@ def _page(items: list[dict], after: str | None, limit: int) -> dict[str, Any]:
 
 
 def _call(fn, *args, **kwargs):
-    from sandbox.finetune.jobs import InvalidRequest
-
     try:
         return fn(*args, **kwargs)
     except InvalidRequest as exc:
@@ -35,8 +54,6 @@ def _call(fn, *args, **kwargs):
 
 @router.post("/v1/fine_tuning/jobs")
 async def create(request: Request) -> dict[str, Any]:
-    from sandbox.finetune import BASE_MODEL, jobs
-
     body = await request.json()
     if not isinstance(body, dict) or not isinstance(body.get("training_file"), str):
         raise APIError(400, "'training_file' (a file id from /v1/files) is required.", param="training_file")
@@ -44,8 +61,8 @@ async def create(request: Request) -> dict[str, Any]:
     hp = body.get("hyperparameters") or (method.get("supervised") or {}).get("hyperparameters") or {}
     if method and method.get("type", "supervised") != "supervised":
         raise APIError(400, "Only method.type='supervised' is supported by the local provider.", param="method")
-    job = await run_in_threadpool(_call, jobs.create_job, state_dir(request), training_file=body["training_file"],
-                                  model=body.get("model") or BASE_MODEL, validation_file=body.get("validation_file"),
+    job = await run_in_threadpool(_call, job_runner(request).create, training_file=body["training_file"],
+                                  model=body.get("model") or job_runner(request).base_model, validation_file=body.get("validation_file"),
                                   hyperparameters={k: v for k, v in hp.items() if k in ("n_epochs", "batch_size", "learning_rate_multiplier")},
                                   suffix=body.get("suffix"), seed=body.get("seed"), metadata=body.get("metadata"))
     return job.api()
@@ -53,42 +70,28 @@ async def create(request: Request) -> dict[str, Any]:
 
 @router.get("/v1/fine_tuning/jobs")
 async def list_jobs(request: Request, after: str | None = None, limit: int = 20) -> dict[str, Any]:
-    from sandbox.finetune import jobs
-
-    records = await run_in_threadpool(jobs.list_jobs, state_dir(request))
+    records = await run_in_threadpool(job_runner(request).list)
     return _page([j.api() for j in records], after, limit)
 
 
 @router.get("/v1/fine_tuning/jobs/{job_id}")
 async def retrieve(request: Request, job_id: str) -> dict[str, Any]:
-    from sandbox.finetune import jobs
-
-    return (await run_in_threadpool(_call, jobs.refresh, state_dir(request), job_id)).api()
+    return (await run_in_threadpool(_call, job_runner(request).retrieve, job_id)).api()
 
 
 @router.post("/v1/fine_tuning/jobs/{job_id}/cancel")
 async def cancel(request: Request, job_id: str) -> dict[str, Any]:
-    from sandbox.finetune import jobs
-
-    return (await run_in_threadpool(_call, jobs.cancel, state_dir(request), job_id)).api()
+    return (await run_in_threadpool(_call, job_runner(request).cancel, job_id)).api()
 
 
 @router.get("/v1/fine_tuning/jobs/{job_id}/events")
 async def events(request: Request, job_id: str, after: str | None = None, limit: int = 20) -> dict[str, Any]:
-    from sandbox.finetune import jobs
-    from sandbox.finetune.store import JobStore
-
-    await run_in_threadpool(_call, jobs.refresh, state_dir(request), job_id)
-    return _page(JobStore(state_dir(request)).events(job_id), after, limit)
+    return _page(await run_in_threadpool(_call, job_runner(request).events, job_id), after, limit)
 
 
 @router.get("/v1/fine_tuning/jobs/{job_id}/checkpoints")
 async def checkpoints(request: Request, job_id: str, after: str | None = None, limit: int = 10) -> dict[str, Any]:
-    from sandbox.finetune import jobs
-    from sandbox.finetune.store import JobStore
-
-    await run_in_threadpool(_call, jobs.refresh, state_dir(request), job_id)
-    page = _page(JobStore(state_dir(request)).checkpoints(job_id), after, limit)
+    page = _page(await run_in_threadpool(_call, job_runner(request).checkpoints, job_id), after, limit)
     page["first_id"] = page["data"][0]["id"] if page["data"] else None
     page["last_id"] = page["data"][-1]["id"] if page["data"] else None
     return page

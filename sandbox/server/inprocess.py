@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sandbox.config import workspace_root
+
 READY_TIMEOUT_S = 30.0
 
 _servers: dict[Path, "LocalServer"] = {}
@@ -71,25 +73,24 @@ class LocalServer:
         self.stop()
 
 
-def start_local_server(workspace, port: int = 0, *, generator=None, preload: bool = True) -> LocalServer:
+def start_local_server(workspace, port: int = 0, *, generator=None, job_runner=None, preload: bool = True) -> LocalServer:
     """Start a server for ``workspace`` on 127.0.0.1 (``port=0``: a free one) and wait until it answers."""
     from sandbox.server.app import create_app
 
-    app = create_app(workspace, generator, preload=preload)
+    app = create_app(workspace, generator, job_runner=job_runner, preload=preload)
     return LocalServer(app, "127.0.0.1", port).start()
 
 
-def local_base_url(workspace) -> str:
-    """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once)."""
+def local_base_url(workspace, job_runner=None) -> str:
+    """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once,
+    with ``job_runner`` behind its fine-tuning routes)."""
     if url := os.environ.get("SANDBOX_LOCAL_BASE_URL"):
         return url.rstrip("/")
-    from sandbox.server.app import workspace_root
-
     root = workspace_root(workspace).resolve()
     with _servers_lock:
         server = _servers.get(root)
         if server is None or not server._thread.is_alive():
-            server = _servers[root] = start_local_server(workspace)
+            server = _servers[root] = start_local_server(workspace, job_runner=job_runner)
         return server.base_url
 
 

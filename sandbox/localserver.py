@@ -1,0 +1,26 @@
+"""The built-in server as sandbox runs it: the local model plus local fine-tuning jobs.
+
+``sandbox.server`` knows nothing of fine-tuning and ``sandbox.finetune`` nothing of the server; this module
+plugs the local job runner into the server (``sandbox serve``, the app, endpoints and tests start it here).
+"""
+
+from __future__ import annotations
+
+from sandbox.config import STATE_DIR, workspace_root
+from sandbox.finetune.jobs import LocalJobRunner
+from sandbox.server import inprocess
+
+
+def local_job_runner(workspace) -> LocalJobRunner:
+    return LocalJobRunner(workspace_root(workspace) / STATE_DIR)
+
+
+def start_local_server(workspace, port: int = 0, *, generator=None, preload: bool = True) -> inprocess.LocalServer:
+    """The server with local fine-tuning on 127.0.0.1 (``port=0``: a free one), once it answers."""
+    return inprocess.start_local_server(workspace, port, generator=generator, preload=preload,
+                                        job_runner=local_job_runner(workspace))
+
+
+def local_base_url(workspace) -> str:
+    """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once)."""
+    return inprocess.local_base_url(workspace, local_job_runner(workspace))
