@@ -36,8 +36,13 @@ class Chunk(BaseModel):
     def embed_text(self) -> str:
         """What is embedded and keyword-indexed: the text under its title and heading path,
         so a paragraph that never repeats its section's topic still matches it."""
-        context = _join_context(self.title, self.heading)
-        return f"{context}\n{self.text}" if context else self.text
+        return with_context(self.text, self.title, self.heading)
+
+
+def with_context(text: str, title: str, heading: str) -> str:
+    """``text`` under its title and heading path; the keyword index rebuilds it from stored metadata."""
+    context = _join_context(title, heading)
+    return f"{context}\n{text}" if context else text
 
 
 def _join_context(title: str, heading: str) -> str:

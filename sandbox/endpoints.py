@@ -33,7 +33,7 @@ CHARS_PER_TOKEN = 4  # rough estimate when an endpoint reports no usage (labelle
 OnDelta = Callable[[str], Any]
 
 
-class Completion(BaseModel):
+class Reply(BaseModel):
     """The outcome of one successful chat call."""
 
     text: str
@@ -110,7 +110,7 @@ class ChatEndpoint:
         return cost_usd(self.config, prompt_tokens, completion_tokens)
 
     async def complete(self, messages: list[dict[str, Any]], *, model: str, max_tokens: int = 256,
-                       temperature: float = 0.0, on_delta: OnDelta | None = None) -> Completion:
+                       temperature: float = 0.0, on_delta: OnDelta | None = None) -> Reply:
         """Stream a chat completion, retrying 429/5xx/connection errors with backoff and jitter."""
         attempts = 1 + max(0, self.config.max_retries)
         started = time.perf_counter()
@@ -138,7 +138,7 @@ class ChatEndpoint:
             return result
         raise AssertionError("unreachable")
 
-    async def _stream(self, messages, model, max_tokens, temperature, on_delta) -> Completion:
+    async def _stream(self, messages, model, max_tokens, temperature, on_delta) -> Reply:
         client = _client(self.base_url, self.config.api_key(), self.config.timeout_s)
         stream = await client.chat.completions.create(
             model=model, messages=messages, max_tokens=max_tokens, temperature=temperature,
@@ -161,10 +161,10 @@ class ChatEndpoint:
         if not text.strip():
             raise _Malformed("the endpoint returned an empty answer")
         if usage is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
-            return Completion(text=text, model=served_model, prompt_tokens=usage.prompt_tokens,
+            return Reply(text=text, model=served_model, prompt_tokens=usage.prompt_tokens,
                               completion_tokens=usage.completion_tokens)
         prompt_chars = sum(len(str(m.get("content", ""))) for m in messages)
-        return Completion(text=text, model=served_model, prompt_tokens=max(1, round(prompt_chars / CHARS_PER_TOKEN)),
+        return Reply(text=text, model=served_model, prompt_tokens=max(1, round(prompt_chars / CHARS_PER_TOKEN)),
                           completion_tokens=estimate_tokens(text), usage_estimated=True)
 
     def _where(self, model: str) -> str:

@@ -21,6 +21,7 @@ from typing import Literal, Optional
 import numpy as np
 from pydantic import BaseModel
 
+from sandbox.chunking import with_context
 from sandbox.errors import IndexStateError
 from sandbox.files import atomic_dir
 from sandbox.metrics import s_stem
@@ -63,13 +64,8 @@ def bm25_tokens(text: str) -> list[str]:
 
 
 def search_text(document: str, meta: dict) -> str:
-    """Must match ``Chunk.embed_text()``: the chunk under its title and heading path."""
-    parts: list[str] = []
-    for part in [meta.get("title", ""), *str(meta.get("heading", "")).split(" > ")]:
-        if part and part not in parts:
-            parts.append(part)
-    context = " > ".join(parts)
-    return f"{context}\n{document}" if context else document
+    """A stored chunk as it was embedded (``Chunk.embed_text()``): under its title and heading path."""
+    return with_context(document, meta.get("title", ""), str(meta.get("heading", "")))
 
 
 # ---------------------------------------------------------------- the BM25 cache

@@ -7,14 +7,13 @@ from typing import Any
 
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
-
-TERMINAL = ("succeeded", "failed", "cancelled")
+from sandbox.finetune import client as ft
+from sandbox.finetune.launch import endpoint_name, launch, register, run_preflight
+from sandbox.finetune.preflight import render
+from sandbox.finetune.state import TERMINAL
 
 
 def preflight_text(ctx: AppContext, dataset: str | None) -> str:
-    from sandbox.finetune.launch import run_preflight
-    from sandbox.finetune.preflight import render
-
     if not dataset:
         return "Pick a dataset at the top first."
     try:
@@ -25,8 +24,6 @@ def preflight_text(ctx: AppContext, dataset: str | None) -> str:
 
 def start(ctx: AppContext, dataset: str | None, epochs: int | None, endpoint: str = "local") -> tuple[str, str]:
     """(job id or '', message)."""
-    from sandbox.finetune.launch import endpoint_name, launch
-
     if not dataset:
         return "", "Pick a dataset at the top first."
     try:
@@ -38,17 +35,11 @@ def start(ctx: AppContext, dataset: str | None, epochs: int | None, endpoint: st
 
 
 def _client(ctx: AppContext, endpoint: str = "local"):
-    from sandbox.finetune import client as ft
-    from sandbox.finetune.launch import endpoint_name
-
     return ft.make_client(ctx.workspace, endpoint_name(ctx.workspace, endpoint))
 
 
 def progress(ctx: AppContext, job_id: str | None, dataset: str | None, endpoint: str = "local") -> tuple[str, list[dict[str, Any]], bool]:
     """(status text, step metrics, finished?); a succeeded job becomes the dataset's fine-tuned model."""
-    from sandbox.finetune import client as ft
-    from sandbox.finetune.launch import register
-
     if not job_id:
         return "No job running.", [], True
     try:
@@ -71,8 +62,6 @@ def progress(ctx: AppContext, job_id: str | None, dataset: str | None, endpoint:
 
 
 def cancel(ctx: AppContext, job_id: str | None, endpoint: str = "local") -> str:
-    from sandbox.finetune import client as ft
-
     if not job_id:
         return "No job to cancel."
     try:

@@ -15,7 +15,10 @@ from typer.core import TyperGroup
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import FineTuneError
 from sandbox.finetune import client as ft
+from sandbox.finetune.adapter_export import export_adapter
 from sandbox.finetune.launch import endpoint_name, launch, register, run_preflight
+from sandbox.finetune.preflight import render
+from sandbox.finetune.state import TERMINAL
 
 ProviderOpt = typer.Option("local", "--provider", help="local (LoRA on the built-in model) or openai.")
 EndpointOpt = typer.Option(None, "--endpoint", help="Any endpoint NAME from sandbox.toml that speaks OpenAI's fine-tuning API.")
@@ -46,8 +49,6 @@ def check_data(
     as_json: bool = JsonOpt,
 ) -> None:
     """Preflight fine-tuning data: format errors by line, token stats, duplicates, leakage, split, cost."""
-    from sandbox.finetune.preflight import render
-
     ws = workspace()
     report, _, _ = run_preflight(ws, target, endpoint_name(ws, endpoint), epochs)
     if as_json:
@@ -86,7 +87,7 @@ def start(
     elif job.status == "succeeded":
         console().print(f"Fine-tuned model {job.fine_tuned_model} ({job.trained_tokens} trained tokens)"
                         + (f" is now the fine-tuned pipeline's model for {dataset}." if dataset else "."), markup=False)
-    elif job.status in ("failed", "cancelled"):
+    elif job.status in TERMINAL:
         raise FineTuneError(f"Job {job.id} {job.status}: {job.error.message if job.error else ''}",
                             f"See `sandbox finetune status {job.id}`.")
     else:
@@ -122,8 +123,6 @@ def export(ref: str = typer.Argument(..., metavar="JOB_OR_MODEL", help="A local 
            out: Path = typer.Option(..., "--out", help="Folder to write the adapter and merged model into."),
            as_json: bool = JsonOpt) -> None:
     """Write a local job's LoRA adapter, the merged HF model and a serving recipe to --out."""
-    from sandbox.finetune.export import export as export_adapter
-
     result = export_adapter(workspace(), ref, out)
     if as_json:
         return print_json(result)

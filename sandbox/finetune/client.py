@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from sandbox.endpoints import resolve_base_url
 from sandbox.errors import FineTuneError
+from sandbox.finetune.state import TERMINAL
 
 REFUSALS = {400: "the request or file was refused", 401: "the API key was refused",
             403: "fine-tuning is not available to this account", 404: "the model or file was not found",
@@ -89,7 +90,7 @@ def follow(client, job_id: str, on_update: Callable[[Any, list[dict]], None] = l
     while True:
         job = call("read the job", client.fine_tuning.jobs.retrieve, job_id)
         on_update(job, metrics(client, job_id))
-        if job.status in ("succeeded", "failed", "cancelled"):
+        if job.status in TERMINAL:
             return job
         if timeout_s is not None and time.time() - started > timeout_s:
             raise FineTuneError(f"Job {job_id} still {job.status} after {timeout_s:.0f}s.",

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from sandbox.errors import InvalidRequest
-from sandbox.finetune.store import FileStore, Hyperparameters, JobError, JobRecord, JobStore, new_id
+from sandbox.finetune.state import FileStore, Hyperparameters, JobError, JobRecord, JobStore, openai_id
 from sandbox.localmodel import BASE_MODEL_ID
 
 MIN_EXAMPLES = 10  # OpenAI's minimum too
@@ -63,7 +63,7 @@ def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_I
     files, jobs = FileStore(state_dir), JobStore(state_dir)
     n_train = validate_file(files, training_file, "training_file")
     n_valid = validate_file(files, validation_file, "validation_file") if validation_file else 0
-    job = JobRecord(id=new_id("ftjob"), created_at=int(time.time()), model=model, training_file=training_file,
+    job = JobRecord(id=openai_id("ftjob"), created_at=int(time.time()), model=model, training_file=training_file,
                     validation_file=validation_file, hyperparameters=hp, suffix=suffix,
                     seed=seed if seed is not None else 42, metadata=metadata, status="queued")
     jobs.save(job)

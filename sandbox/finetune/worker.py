@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from sandbox.finetune.store import FileStore, JobStore, append_jsonl, model_dirname, model_id, write_json
+from sandbox.finetune.state import FileStore, JobStore, append_jsonl, model_dirname, model_id, write_json
 
 
 def config_for(job) -> "TrainConfig":  # noqa: F821

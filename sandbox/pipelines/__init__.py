@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sandbox.errors import ConfigError
-from sandbox.pipelines.base import Pipeline, Prepared, Resources
+from sandbox.pipelines.base import Pipeline, PreparedChat, Resources
 from sandbox.pipelines.few_shot import FewShotPipeline
 from sandbox.pipelines.fine_tuned import FineTunedPipeline
 from sandbox.pipelines.rag import RagPipeline
@@ -17,4 +17,4 @@ def pipeline_class(name: str) -> type[Pipeline]:
     return REGISTRY[name]
 
 
-__all__ = ["REGISTRY", "Pipeline", "Prepared", "Resources", "pipeline_class"]
+__all__ = ["REGISTRY", "Pipeline", "PreparedChat", "Resources", "pipeline_class"]

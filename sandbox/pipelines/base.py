@@ -20,7 +20,7 @@ from sandbox.prompts import Prompt, load_prompt
 from sandbox.records import Context
 
 
-class Prepared(BaseModel):
+class PreparedChat(BaseModel):
     """A call ready to send: messages for ``model``, plus what was retrieved to build them."""
 
     messages: list[dict[str, Any]]
@@ -114,5 +114,5 @@ class Pipeline(ABC):
         return shared_system(self.examples())
 
     @abstractmethod
-    def prepare(self, question: str) -> Prepared:
+    def prepare(self, question: str) -> PreparedChat:
         """Build the call for ``question``; raise a SandboxError whose hint says how to fix it."""

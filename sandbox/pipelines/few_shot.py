@@ -21,7 +21,7 @@ from sandbox.errors import DataError
 from sandbox.files import atomic_path
 from sandbox.examples import Example
 from sandbox.questions import load_questions
-from sandbox.pipelines.base import Pipeline, Prepared
+from sandbox.pipelines.base import Pipeline, PreparedChat
 from sandbox.text import plain
 
 NEAR_DUPLICATE = 0.9  # character-trigram Jaccard similarity that counts as "the same question"
@@ -115,11 +115,11 @@ class FewShotPipeline(Pipeline):
             np.save(tmp, vectors)
         return vectors
 
-    def prepare(self, question: str) -> Prepared:
+    def prepare(self, question: str) -> PreparedChat:
         if not self.examples():
             raise DataError(self.dataset_dir / "examples.jsonl", "no examples to show the model.",
                             "Add input→output examples (chat JSONL, {\"input\",\"output\"} JSONL or examples.csv).")
         chosen = self.bank().select(question, self.config.k)
         pairs = [{"input": e.input, "output": e.output} for e in chosen]
         messages = self.prompt().render({"instruction": self.instruction(), "question": question}, pairs)
-        return Prepared(messages=messages, model=self.model())
+        return PreparedChat(messages=messages, model=self.model())

@@ -7,14 +7,14 @@ that is where fine-tuning saves tokens on every call.
 from __future__ import annotations
 
 from sandbox.errors import ConfigError
-from sandbox.pipelines.base import Pipeline, Prepared
+from sandbox.pipelines.base import Pipeline, PreparedChat
 
 
 class FineTunedPipeline(Pipeline):
     name = "fine-tuned"
     prompt_name = "fine_tuned"
 
-    def prepare(self, question: str) -> Prepared:
+    def prepare(self, question: str) -> PreparedChat:
         model = self.model()
         if not model:
             raise ConfigError(
@@ -23,4 +23,4 @@ class FineTunedPipeline(Pipeline):
                 f"[datasets.{self.dataset}] fine_tuned_model in sandbox.toml to an existing model id.",
             )
         messages = self.prompt().render({"instruction": self.instruction(), "question": question})
-        return Prepared(messages=messages, model=model)
+        return PreparedChat(messages=messages, model=model)

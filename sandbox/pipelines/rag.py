@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sandbox.errors import IndexStateError
-from sandbox.pipelines.base import Pipeline, Prepared
+from sandbox.pipelines.base import Pipeline, PreparedChat
 from sandbox.prompts import format_contexts
 from sandbox.records import Context
 
@@ -20,7 +20,7 @@ class RagPipeline(Pipeline):
             raise IndexStateError(exc.message, exc.hint if f"sandbox index {self.dataset}" in exc.hint else f"{fix} {exc.hint}".strip()) from exc
         return [Context(source=h.source, text=h.text, score=float(h.score), chunk_id=h.chunk_id) for h in hits]
 
-    def prepare(self, question: str) -> Prepared:
+    def prepare(self, question: str) -> PreparedChat:
         contexts = self.retrieve(question)
         if not contexts:
             raise IndexStateError(
@@ -28,4 +28,4 @@ class RagPipeline(Pipeline):
                 f"Add documents to corpora/{self.dataset}/docs/ and run `sandbox index {self.dataset}`.",
             )
         variables = {"instruction": self.instruction(), "context": format_contexts(contexts), "question": question}
-        return Prepared(messages=self.prompt().render(variables), model=self.model(), contexts=contexts)
+        return PreparedChat(messages=self.prompt().render(variables), model=self.model(), contexts=contexts)

@@ -1,9 +1,8 @@
 """The token-by-token decode loop: sampling with a per-request seed, stop strings, cancellation.
 
-Hand-written rather than ``model.generate``: per token it does one forward pass and nothing
-else (``generate`` spends as long again in logits processors and bookkeeping on a 135M model), and
-it gives exact control over what is streamed, where a stop string cuts, and when to give up because
-the client went away.
+Hand-written rather than ``model.generate``, for control rather than speed (it runs at about
+generate's pace, 1.04x in benchmarks/RESULTS.md): exactly what is streamed, where a stop string cuts,
+and when to give up because the client went away.
 """
 
 from __future__ import annotations

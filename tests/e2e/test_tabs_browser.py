@@ -192,7 +192,7 @@ def test_finetune_preflight_report(app_factory, browser):
     report = wait_value(page, "ft-report", "2 valid examples", "ready to fine-tune")
     assert "tokens per example" in report and "NOT READY" not in report
     assert value_of(page, "ft-job") == ""  # nothing was started
-    from sandbox.finetune.store import finetune_dir
+    from sandbox.finetune.state import finetune_dir
 
     jobs = finetune_dir(ws.state_dir) / "jobs"
     assert not jobs.exists() or not any(jobs.iterdir())

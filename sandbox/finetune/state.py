@@ -58,7 +58,8 @@ def read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-def new_id(prefix: str) -> str:
+def openai_id(prefix: str) -> str:
+    """An id shaped like OpenAI's (``ftjob-…``, ``file-…``)."""
     return f"{prefix}-{secrets.token_hex(12)}"
 
 
@@ -81,7 +82,7 @@ class FileStore:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def add(self, data: bytes, filename: str, purpose: str) -> FileRecord:
-        record = FileRecord(id=new_id("file"), bytes=len(data), created_at=int(time.time()),
+        record = FileRecord(id=openai_id("file"), bytes=len(data), created_at=int(time.time()),
                             filename=safe_filename(filename, default="upload"), purpose=purpose)
         ext = ".csv" if record.filename.lower().endswith(".csv") else ".jsonl"  # parsers go by suffix
         (self.dir / f"{record.id}.data{ext}").write_bytes(data)

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from sandbox.errors import FineTuneError
-from sandbox.finetune.store import JobStore, model_dirname
+from sandbox.finetune.state import JobStore, model_dirname
 from sandbox.localmodel.weights import ensure_converted
 
 README = """# {model}
@@ -57,7 +57,7 @@ def find_adapter(workspace, ref: str) -> tuple[Path, dict]:
     return folder, json.loads((folder / "model.json").read_text(encoding="utf-8"))
 
 
-def export(workspace, ref: str, out: Path) -> dict:
+def export_adapter(workspace, ref: str, out: Path) -> dict:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
