@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sandbox.server.weights import BASE_MODEL_ID, converted_dir
+from sandbox.localmodel import BASE_MODEL_ID
+from sandbox.localmodel.weights import converted_dir
 
 
 def make_adapter(folder: Path, model_id: str, seed: int = 0) -> Path:

@@ -11,8 +11,8 @@ import threading
 import pytest
 from lora import make_adapter
 
+from sandbox.localmodel import BASE_MODEL_ID
 from sandbox.server.schemas import ChatParams
-from sandbox.server.weights import BASE_MODEL_ID
 
 pytestmark = pytest.mark.integration
 
