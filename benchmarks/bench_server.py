@@ -227,7 +227,7 @@ def eval_rate(workspace, dataset, first, limit):
 def batching(tokens, rounds, dataset, eval_questions):
     import openai
 
-    from sandbox.server.inprocess import start_local_server
+    from sandbox.localserver import start_local_server
     from sandbox.server.model import LocalModel
 
     root = Path(tempfile.mkdtemp())
