@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sandbox.examples import Example
+from sandbox.files import atomic_write_text
 
 VALIDATION_FRACTION = 0.1
 MIN_FOR_VALIDATION = 10  # below this every example is needed for training
@@ -54,11 +55,8 @@ def split_examples(examples: list[Example], store: Path | None = None,
         # tiny sets can miss the hash bucket: hold out the lowest-hash example (stable too)
         assign[min(assign, key=_bucket)] = "validation"
     if store:
-        store.parent.mkdir(parents=True, exist_ok=True)
         merged = {**saved, **assign}
-        tmp = store.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"fraction": fraction, "assignments": merged}, indent=0), encoding="utf-8")
-        tmp.replace(store)
+        atomic_write_text(store, json.dumps({"fraction": fraction, "assignments": merged}, indent=0))
     train = [e for e, k in zip(examples, keys) if assign[k] == "train"]
     validation = [e for e, k in zip(examples, keys) if assign[k] == "validation"]
     return Split(train=train, validation=validation, path=str(store or ""))

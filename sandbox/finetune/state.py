@@ -15,7 +15,6 @@ appends events and writes its result) never needs the server:
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sandbox.files import safe_filename
+from sandbox.files import atomic_write_text, safe_filename
 from sandbox.localmodel import BASE_MODEL_ID
 
 
@@ -35,9 +34,7 @@ def finetune_dir(state_dir: Path) -> Path:
 
 
 def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False))
 
 
 def append_jsonl(path: Path, data: dict) -> None:
