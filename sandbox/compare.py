@@ -5,6 +5,12 @@ generated and each result arrives as soon as its pipeline finishes. A pipeline's
 index, no fine-tuned model, endpoint down, timeout, 429/5xx after retries, a malformed answer)
 becomes that record's ``error``; it never delays or breaks the others. Blocking work (embedding,
 retrieval, starting the local server, SQLite) runs in threads so it cannot stall the event loop.
+
+One-time loading (the embedder, an index, the local model) and building the prompts happen before
+any call of a compare is sent: a thread loading a model holds the GIL for seconds at a time
+(imports, C extension start-up), which would starve the event loop and time out another pipeline's
+call already in flight. The time a call waited for loading is the record's ``load_s``, never part
+of ``latency_s`` (building its own prompt + the call).
 """
 
 from __future__ import annotations
@@ -92,9 +98,10 @@ async def stream_compare(
     base = RunRecord(pipeline=names[0], user_input=question, reference=reference, dataset=dataset,
                      question_id=question_id, origin=origin, comparison_id=comparison_id or new_id())
     queue: asyncio.Queue[Delta | Done] = asyncio.Queue()
+    loaded = _Gate(len(names))
     tasks = [
         asyncio.create_task(_run_one(workspace, name, base.model_copy(update={"pipeline": name, "id": new_id()}),
-                                     resources, store, queue, limiter))
+                                     resources, store, queue, loaded, limiter))
         for name in names
     ]
     try:
@@ -108,18 +115,46 @@ async def stream_compare(
             task.cancel()
 
 
-async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources: Resources,
-                   store: Store | None, queue: asyncio.Queue, limiter: asyncio.Semaphore | None = None) -> None:
+class _Gate:
+    """Opens once every pipeline of one compare has loaded (or failed to): then the calls go."""
+
+    def __init__(self, count: int):
+        self.left = count
+        self.opened = asyncio.Event()
+
+    async def arrive(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.opened.set()
+        await self.opened.wait()
+
+
+def _load_and_prepare(workspace: Workspace, name: str, pipeline, question: str, marks: dict[str, float]):
+    """One-time loading (the pipeline's models and index, the endpoint and its model), then the prompt."""
+    pipeline.load()
+    endpoint = ChatEndpoint.for_pipeline(workspace, name)
+    endpoint.load()
+    marks["loaded"] = time.perf_counter()
+    return endpoint, pipeline.prepare(question)
+
+
+async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources: Resources, store: Store | None,
+                   queue: asyncio.Queue, loaded: _Gate, limiter: asyncio.Semaphore | None = None) -> None:
     started = time.perf_counter()
     record.started_at = utcnow()
+    marks: dict[str, float] = {}
     try:
-        pipeline = pipeline_class(name)(workspace, record.dataset, resources)
-        prepared = await asyncio.to_thread(pipeline.prepare, record.user_input)
-        record.model, record.prompt_messages, record.contexts = prepared.model, prepared.messages, prepared.contexts
-        resolving = time.perf_counter()
-        endpoint = await asyncio.to_thread(ChatEndpoint.for_pipeline, workspace, name)
-        started += time.perf_counter() - resolving  # starting the local server once is not this call's latency
+        try:
+            pipeline = pipeline_class(name)(workspace, record.dataset, resources)
+            endpoint, prepared = await asyncio.to_thread(_load_and_prepare, workspace, name, pipeline,
+                                                         record.user_input, marks)
+        finally:  # no call goes before every prompt is built: a first embedding loads lazily too
+            preparing = time.perf_counter() - marks.get("loaded", time.perf_counter())
+            await loaded.arrive()
+            record.load_s = time.perf_counter() - started - preparing
+            started = time.perf_counter() - preparing  # latency: building this prompt + the call
         record.endpoint = endpoint.name
+        record.model, record.prompt_messages, record.contexts = prepared.model, prepared.messages, prepared.contexts
         config = pipeline.config
         waiting = time.perf_counter()
         async with limiter or contextlib.nullcontext():

@@ -99,6 +99,15 @@ class ChatEndpoint:
         self.config = config
         self.base_url = base_url
 
+    def load(self) -> None:
+        """One-time work before the first call: the client library, and the built-in server's model. Blocking."""
+        import openai  # noqa: F401  (importing it inside the first call would count against its timeout)
+
+        if self.config.is_local:
+            from sandbox.server.inprocess import wait_until_loaded
+
+            wait_until_loaded(self.base_url)
+
     @classmethod
     def for_pipeline(cls, workspace: Workspace, pipeline: str) -> ChatEndpoint:
         settings = workspace.settings

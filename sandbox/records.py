@@ -22,6 +22,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+SHOWN_LOAD_S = 0.05  # one-time loading shorter than this is not worth showing (CLI table, UI)
+
 class Context(BaseModel):
     """One retrieved chunk as shown to the model and to the user."""
 
@@ -49,7 +51,8 @@ class RunRecord(BaseModel):
     contexts: list[Context] = Field(default_factory=list)
     prompt_messages: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
-    latency_s: float = 0.0
+    latency_s: float = Field(0.0, description="building the prompt + the endpoint call; never one-time loading")
+    load_s: float = Field(0.0, description="one-time loading before the call (models, index, local server)")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -74,6 +77,7 @@ class RunRecord(BaseModel):
             "answer": self.response,
             "error": self.error,
             "latency_s": round(self.latency_s, 3),
+            "load_s": round(self.load_s, 3),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,

@@ -48,7 +48,8 @@ def resources(ws):
 
 async def consume(ws, **kwargs):
     items, stamps, t0 = [], {}, time.perf_counter()
-    async for item in stream_compare(ws, "five metres in feet", dataset="units", resources=resources(ws), **kwargs):
+    kwargs.setdefault("resources", resources(ws))
+    async for item in stream_compare(ws, "five metres in feet", dataset="units", **kwargs):
         items.append(item)
         if isinstance(item, Done):
             stamps[item.record.pipeline] = time.perf_counter() - t0
@@ -81,8 +82,29 @@ def test_one_failure_never_delays_or_breaks_the_others(tmp_path, servers, bad):
     items, stamps, _ = asyncio.run(consume(ws))
     records = {i.record.pipeline: i.record for i in items if isinstance(i, Done)}
     assert records["rag"].error and "Endpoint 'rag'" in records["rag"].error
-    assert records["few-shot"].response and records["fine-tuned"].response
+    assert records["few-shot"].response and records["fine-tuned"].response, records["fine-tuned"].error
     assert stamps["few-shot"] < 1.0
+
+
+def test_one_time_loading_happens_before_any_call_and_is_not_latency(tmp_path, servers):
+    arrivals: dict[str, float] = {}
+    for name, server in servers.items():
+        server.script = lambda body, name=name: arrivals.setdefault(name, time.monotonic()) and Reply("an answer")
+    loaded_at: list[float] = []
+
+    def slow_index(workspace, dataset):  # opening an index: a second of one-time work
+        time.sleep(1.0)
+        loaded_at.append(time.monotonic())
+        return ListRetriever(workspace, dataset)
+
+    ws = workspace_for(tmp_path, servers)
+    res = Resources(ws, embedder=FakeEmbedder(), retriever_factory=slow_index)
+    items, _, _ = asyncio.run(consume(ws, resources=res))
+    records = {i.record.pipeline: i.record for i in items if isinstance(i, Done)}
+    assert not any(r.error for r in records.values())
+    assert min(arrivals.values()) >= loaded_at[0]  # no call was in flight while the index loaded
+    assert all(r.load_s >= 1.0 for r in records.values())  # the wait is load_s, for every pipeline
+    assert [r.to_result()["load_s"] for r in records.values()] == [round(r.load_s, 3) for r in records.values()]
 
 
 def test_pipeline_errors_are_data_and_stored(tmp_path, servers):
@@ -113,7 +135,7 @@ def test_ask_json_in_requested_order_and_exit_zero(tmp_path, servers, monkeypatc
     data = json.loads(result.stdout)
     assert data["question"] == "five metres in feet"
     assert [r["pipeline"] for r in data["results"]] == ["fine-tuned", "few-shot"]
-    assert set(data["results"][0]) == {"pipeline", "model", "answer", "error", "latency_s", "prompt_tokens",
+    assert set(data["results"][0]) == {"pipeline", "model", "answer", "error", "latency_s", "load_s", "prompt_tokens",
                                        "completion_tokens", "cost_usd", "contexts"}
     assert data["results"][0]["answer"] and "HTTP 500" in data["results"][1]["error"]
     assert len(Store(ws.db_path).runs()) == 2

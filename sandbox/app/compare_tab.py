@@ -14,6 +14,7 @@ from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 from sandbox.judging import LABELS, TAGS, Comparison, VoteRefused
 from sandbox.questions import load_questions as read_questions
+from sandbox.records import SHOWN_LOAD_S
 
 N = len(PIPELINES)
 VERDICT_CHOICES = [*LABELS[:N], "Tie", "All bad"]
@@ -41,6 +42,8 @@ def column_view(c: Comparison, index: int) -> dict[str, str]:
 
 def _meta(record, revealed: bool) -> str:
     parts = [f"{record.latency_s:.2f} s", f"{record.completion_tokens} tokens out", f"${record.cost_usd:.5f}"]
+    if record.load_s >= SHOWN_LOAD_S:  # one-time model loading, kept out of the latency
+        parts.append(f"+ {record.load_s:.1f} s loading (once)")
     if revealed:  # prompt size and model name would give the pipeline away in blind mode
         parts[1:1] = [f"{record.prompt_tokens} tokens in"]
         parts.append(record.model)
@@ -112,7 +115,7 @@ def answers_json(c: Comparison) -> dict[str, Any]:
         item = {"label": LABELS[i], "answer": record.response if record else c.texts.get(pipeline, ""),
                 "error": record.error if record else None}
         if record:
-            item.update(latency_s=round(record.latency_s, 3), prompt_tokens=record.prompt_tokens,
+            item.update(latency_s=round(record.latency_s, 3), load_s=round(record.load_s, 3), prompt_tokens=record.prompt_tokens,
                         completion_tokens=record.completion_tokens, cost_usd=record.cost_usd)
         if c.revealed:
             item["pipeline"] = pipeline

@@ -9,6 +9,7 @@ import typer
 
 from sandbox import PIPELINES
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.records import SHOWN_LOAD_S
 
 
 @app.command()
@@ -72,6 +73,8 @@ def _table(question: str, records: list):
     row("answer", [Text(r.response) if r.ok else Text(r.error or "", style="red") for r in records])
     row("model", [Text(r.model or "-") for r in records])
     row("latency", [f"{r.latency_s:.2f} s" for r in records])
+    if any(r.load_s >= SHOWN_LOAD_S for r in records):
+        row("loading", [f"{r.load_s:.2f} s (once)" for r in records])
     row("tokens", [f"{'~' if r.usage_estimated else ''}{r.prompt_tokens} in / {r.completion_tokens} out" for r in records])
     row("cost", [f"${r.cost_usd:.6f}" for r in records])
     if any(r.contexts for r in records):

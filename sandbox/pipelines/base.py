@@ -113,6 +113,9 @@ class Pipeline(ABC):
         """The system message the dataset's examples share: the task in the team's own words."""
         return shared_system(self.examples())
 
+    def load(self) -> None:
+        """Load once per process what ``prepare`` needs (models, indexes); compare does it before any call."""
+
     @abstractmethod
     def prepare(self, question: str) -> PreparedChat:
         """Build the call for ``question``; raise a SandboxError whose hint says how to fix it."""

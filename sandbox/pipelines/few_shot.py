@@ -115,6 +115,10 @@ class FewShotPipeline(Pipeline):
             np.save(tmp, vectors)
         return vectors
 
+    def load(self) -> None:
+        if self.examples():
+            self.bank()
+
     def prepare(self, question: str) -> PreparedChat:
         if not self.examples():
             raise DataError(self.dataset_dir / "examples.jsonl", "no examples to show the model.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from sandbox.errors import IndexStateError
 from sandbox.pipelines.base import Pipeline, PreparedChat
 from sandbox.prompts import format_contexts
@@ -12,13 +14,23 @@ class RagPipeline(Pipeline):
     name = "rag"
     prompt_name = "rag"
 
+    def load(self) -> None:
+        with self._index_hint():
+            self.resources.retriever(self.dataset)
+
     def retrieve(self, question: str) -> list[Context]:
-        try:
+        with self._index_hint():
             hits = self.resources.retriever(self.dataset).search(question, self.config.k)
+        return [Context(source=h.source, text=h.text, score=float(h.score), chunk_id=h.chunk_id) for h in hits]
+
+    @contextlib.contextmanager
+    def _index_hint(self):
+        """An index problem's message always names the command that fixes it."""
+        try:
+            yield
         except IndexStateError as exc:
             fix = f"Run `sandbox index {self.dataset}`."
             raise IndexStateError(exc.message, exc.hint if f"sandbox index {self.dataset}" in exc.hint else f"{fix} {exc.hint}".strip()) from exc
-        return [Context(source=h.source, text=h.text, score=float(h.score), chunk_id=h.chunk_id) for h in hits]
 
     def prepare(self, question: str) -> PreparedChat:
         contexts = self.retrieve(question)

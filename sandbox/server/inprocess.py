@@ -94,6 +94,15 @@ def local_base_url(workspace, job_runner=None) -> str:
         return server.base_url
 
 
+def wait_until_loaded(base_url: str) -> None:
+    """Block until this process's server at ``base_url`` has its model loaded (another server: no-op)."""
+    with _servers_lock:
+        server = next((s for s in _servers.values() if s.base_url == base_url.rstrip("/")), None)
+    load = getattr(server.model, "load", None) if server else None
+    if load is not None:
+        load()
+
+
 def _stop_all() -> None:
     with _servers_lock:
         for server in _servers.values():
