@@ -103,7 +103,8 @@ def test_one_time_loading_happens_before_any_call_and_is_not_latency(tmp_path, s
     records = {i.record.pipeline: i.record for i in items if isinstance(i, Done)}
     assert not any(r.error for r in records.values())
     assert min(arrivals.values()) >= loaded_at[0]  # no call was in flight while the index loaded
-    assert all(r.load_s >= 1.0 for r in records.values())  # the wait is load_s, for every pipeline
+    assert records["rag"].load_s >= 1.0  # the index load is load_s, not latency
+    assert all(r.load_s > 0 for r in records.values())  # the others waited for it before calling
     assert [r.to_result()["load_s"] for r in records.values()] == [round(r.load_s, 3) for r in records.values()]
 
 
