@@ -28,7 +28,8 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # rounding can put a bound a hair past p (0 wins: low = 5.6e-17 > 0); the interval always holds p
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def pipelines_of(judgments: Iterable[Judgment]) -> list[str]:

@@ -36,6 +36,12 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def error_bars(intervals) -> list[list[float]]:
+    """matplotlib ``yerr`` from (mean, low, high) triples, never negative (it raises on a negative bar)."""
+    intervals = list(intervals)
+    return [[max(0.0, m - lo) for m, lo, _ in intervals], [max(0.0, hi - m) for m, _, hi in intervals]]
+
+
 def _plt():
     import matplotlib
 
@@ -54,15 +60,9 @@ def chart_quality(summary) -> str | None:
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(metrics)), 3.4))
     width = 0.8 / len(rows)
     for i, s in enumerate(rows):
-        xs, means, errs = [], [], [[], []]
-        for j, m in enumerate(metrics):
-            if m in s.metrics:
-                iv = s.metrics[m]
-                xs.append(j + i * width)
-                means.append(iv.mean)
-                errs[0].append(max(0.0, iv.mean - iv.low))
-                errs[1].append(max(0.0, iv.high - iv.mean))
-        ax.bar(xs, means, width, yerr=errs, capsize=3, label=s.pipeline, color=COLORS.get(s.pipeline))
+        shown = [(j, s.metrics[m]) for j, m in enumerate(metrics) if m in s.metrics]
+        ax.bar([j + i * width for j, _ in shown], [iv.mean for _, iv in shown], width,
+               yerr=error_bars((iv.mean, iv.low, iv.high) for _, iv in shown), capsize=3, label=s.pipeline, color=COLORS.get(s.pipeline))
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], [METRIC_LABELS[m] for m in metrics], rotation=20, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_title("Quality per pipeline (mean, 95% bootstrap interval)")
@@ -79,8 +79,7 @@ def chart_cost_latency(summary) -> str | None:
     names = [s.pipeline for s in rows]
     colors = [COLORS.get(n) for n in names]
     a.bar(names, [s.metrics["latency_s"].mean for s in rows], color=colors,
-          yerr=[[s.metrics["latency_s"].mean - s.metrics["latency_s"].low for s in rows],
-                [s.metrics["latency_s"].high - s.metrics["latency_s"].mean for s in rows]], capsize=3)
+          yerr=error_bars((iv.mean, iv.low, iv.high) for iv in (s.metrics["latency_s"] for s in rows)), capsize=3)
     a.set_title("Latency per answer (s)")
     b.bar(names, [s.metrics["prompt_tokens"].mean for s in rows], color=colors, label="prompt")
     b.bar(names, [s.metrics["completion_tokens"].mean for s in rows], color="#999999",
@@ -118,7 +117,7 @@ def chart_judgments(rates: dict[str, tuple[float, float, float, int]], title: st
     names = list(rates)
     fig, ax = plt.subplots(figsize=(5, 2.8))
     ax.bar(names, [rates[p][0] for p in names], color=[COLORS.get(p) for p in names],
-           yerr=[[rates[p][0] - rates[p][1] for p in names], [rates[p][2] - rates[p][0] for p in names]], capsize=3)
+           yerr=error_bars(rates[p][:3] for p in names), capsize=3)
     ax.set_ylim(0, 1)
     ax.set_title(title)
     return _png(fig)

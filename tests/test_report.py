@@ -52,3 +52,24 @@ def test_report_rejects_unknown_suffix(tmp_path):
     ws = make_workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
     with pytest.raises(ConfigError, match=r"\.html or \.md"):
         write_report(ws, "valves", tmp_path / "r.pdf")
+
+
+def test_report_with_a_pipeline_that_never_won(tmp_path):
+    """Issue #19 row 9: wilson(0, n)'s low bound came out 5.6e-17 > 0 and matplotlib refused the negative bar."""
+    from sandbox.app.judgments_tab import chart, summary_for
+    from sandbox.app.context import AppContext
+    from sandbox.records import Judgment
+    from sandbox.store import Store
+
+    ws = make_workspace(tmp_path / "ws", "http://127.0.0.1:9/v1")
+    store = Store(ws.db_path)
+    order = ["few-shot", "rag", "fine-tuned"]
+    for i in range(6):
+        store.add_judgment(Judgment(comparison_id=f"c{i}", dataset="valves", run_ids={}, shown_order=order,
+                                    best="rag" if i % 2 else "few-shot", judge="ann"))
+    text = write_report(ws, "valves", tmp_path / "r.html", store=store).read_text()
+    assert "data:image/png;base64," in text  # the judgments chart rendered
+    summary = summary_for(AppContext(workspace=ws, store=store), "valves")
+    never = next(r for r in summary["win_rates"] if r["pipeline"] == "fine-tuned")
+    assert never["wins"] == 0 and never["ci_low"] == 0.0
+    assert chart(summary) is not None  # the Judgments tab's chart, same bars

@@ -12,6 +12,7 @@ from typing import Any
 from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.app.context import AppContext
 from sandbox.judgment_export import FORMATS, SUFFIX, export
+from sandbox.report import error_bars
 
 ALL = "(all datasets)"
 
@@ -56,7 +57,7 @@ def chart(summary: dict):
     rows = summary["win_rates"]
     names = [r["pipeline"] for r in rows]
     rates = [r["win_rate"] for r in rows]
-    errors = [[r["win_rate"] - r["ci_low"] for r in rows], [r["ci_high"] - r["win_rate"] for r in rows]]
+    errors = error_bars((r["win_rate"], r["ci_low"], r["ci_high"]) for r in rows)
     left.bar(names, rates, yerr=errors, capsize=6, color="#4c78a8")
     left.set_ylim(0, 1)
     left.set_title("Win rate (95% Wilson interval)")
