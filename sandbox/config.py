@@ -173,21 +173,23 @@ class Workspace:
         return sorted(p.name for p in self.corpora_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def dataset_dir(self, name: str | None = None) -> Path:
-        """The folder of a dataset; with no name, the only (or first) one."""
+        """The folder of a dataset; with no name, the only (or first) one.
+
+        The one place a dataset name becomes a path: the name must be one of ``datasets()``, so a
+        separator, ``..`` or an absolute path never reaches the file system, and the error names
+        only the workspace's datasets (nothing about which folders exist elsewhere)."""
         names = self.datasets()
         if name is None:
             if not names:
-                raise DatasetNotFound(
-                    f"No datasets in {self.corpora_dir}.", "Create one with `sandbox init DIR --docs PATH`."
-                )
+                raise DatasetNotFound("This workspace has no datasets yet.", "Create one with `sandbox init DIR --docs PATH` or in the app's Data tab.")
             name = names[0]
-        path = self.corpora_dir / name
-        if not path.is_dir():
+        if name not in names:
+            shown = name if len(name) <= 64 and name.isprintable() else name[:64].encode("unicode_escape").decode() + "..."
             raise DatasetNotFound(
-                f"Dataset {name!r} not found in {self.corpora_dir}.",
-                f"Available: {', '.join(names) or 'none'}. Pass one of those names, or create corpora/{name}/.",
+                f"Dataset {shown!r} not found.",
+                f"Available: {', '.join(names) or 'none'}. A dataset is given by its name, never a path.",
             )
-        return path
+        return self.corpora_dir / name
 
 
 def set_value(workspace: Workspace, dotted_key: list[str], value: Any) -> None:

@@ -235,7 +235,7 @@ def question_tags(workspace, datasets: Sequence[str] | None = None) -> dict[tupl
     """(dataset, question id) -> tags from each dataset's questions.jsonl; broken files are skipped."""
     out: dict[tuple[str, str], list[str]] = {}
     for name in datasets or workspace.datasets():
-        path = workspace.corpora_dir / name / "questions.jsonl"
+        path = workspace.dataset_dir(name) / "questions.jsonl"
         if path.is_file():
             try:
                 questions = load_questions(path)

@@ -77,10 +77,10 @@ def load_questions(ctx: AppContext, dataset: str | None) -> tuple[list[Any], str
     """The dataset's questions.jsonl (or [] and a message saying what is wrong with it)."""
     if not dataset:
         return [], ""
-    path = ctx.workspace.corpora_dir / dataset / "questions.jsonl"
-    if not path.is_file():
-        return [], ""
     try:
+        path = ctx.workspace.dataset_dir(dataset) / "questions.jsonl"
+        if not path.is_file():
+            return [], ""
         return read_questions(path), ""
     except SandboxError as exc:
         return [], str(exc)

@@ -60,6 +60,8 @@ class AppContext:
 
     def new_comparison(self, dataset: str, question: str, *, blind: bool, **details: Any) -> Comparison:
         """A comparison in a fresh (shuffled when blind) order, kept so a later vote finds what was shown."""
+        if dataset:
+            self.workspace.dataset_dir(dataset)  # a name from the workspace, never a path
         comparison = judging.new_comparison(dataset, question, blind=blind, rng=self.rng, **details)
         self.comparisons[comparison.key] = comparison
         return comparison
