@@ -25,6 +25,21 @@ NESTED = ("run_ids", "shown_order", "ranks", "ratings", "tags")
 SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet", "finetune": ".finetune.jsonl", "pairs": ".pairs.jsonl"}
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+
+
+def neutralise_cell(value):
+    """CSV cells that a spreadsheet would evaluate get a leading ``'`` (shown as text); so does a leading ``'``
+    itself, which keeps the escape reversible (``restore_cell``)."""
+    if isinstance(value, str) and value.startswith((*FORMULA_START, "'")):
+        return "'" + value
+    return value
+
+
+def restore_cell(value):
+    return value[1:] if isinstance(value, str) and value.startswith("'") else value
+
+
 def judgments_frame(judgments: Sequence[Judgment]):
     import pandas as pd
 
@@ -111,7 +126,7 @@ def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None) 
         rows = frame.to_dict(orient="records")
         with atomic_path(path) as tmp:
             if fmt == "csv":
-                frame.to_csv(tmp, index=False)
+                frame.map(neutralise_cell).to_csv(tmp, index=False, lineterminator="\r\n")  # RFC 4180; quotes a lone \r too
             else:
                 frame.to_parquet(tmp, index=False)
     else:
@@ -130,5 +145,6 @@ def read_judgments(path: str | Path) -> list[Judgment]:
     path = Path(path)
     if path.suffix == ".jsonl":
         return [Judgment.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
-    return frame_judgments(frame)
+    if path.suffix == ".parquet":
+        return frame_judgments(pd.read_parquet(path))
+    return frame_judgments(pd.read_csv(path, dtype=str, keep_default_na=False).map(restore_cell))

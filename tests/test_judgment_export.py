@@ -53,3 +53,21 @@ def test_unknown_format_and_dataset_filter(store, tmp_path):
     with pytest.raises(SandboxError, match="Unknown export format"):
         export(store, "xml", tmp_path / "x")
     assert export(store, "jsonl", tmp_path / "none.jsonl", dataset="other")["rows"] == 0
+
+
+def test_csv_neutralises_spreadsheet_formulas_and_round_trips(tmp_path):
+    """Issue #19 row 7: `=cmd|' /C calc'!A0` as a judge name must reach a spreadsheet as text."""
+    import csv
+
+    store = Store(tmp_path / "s.db")
+    evil = {"judge": "=cmd|' /C calc'!A0", "comment": "+1 @SUM(A1) ", "user_input": "-2+3", "question_id": "@x",
+            "dataset": "\tq"}
+    store.add_judgment(Judgment(comparison_id="c9", run_ids={}, shown_order=["rag"], best="rag", **evil))
+    store.add_judgment(Judgment(comparison_id="c8", run_ids={}, shown_order=["rag"], best="rag", judge="'quoted",
+                                comment="\r=2", user_input="plain"))
+    export(store, "csv", tmp_path / "j.csv")
+    rows = list(csv.DictReader((tmp_path / "j.csv").open(newline="")))
+    cells = [v for row in rows for v in row.values() if v]
+    assert not [v for v in cells if v[0] in "=+-@\t\r"]
+    assert rows[0]["judge"] == "'=cmd|' /C calc'!A0" and rows[1]["judge"] == "''quoted" and rows[1]["user_input"] == "plain"
+    assert [j.model_dump() for j in read_judgments(tmp_path / "j.csv")] == [j.model_dump() for j in store.judgments()]
