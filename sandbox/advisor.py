@@ -280,10 +280,10 @@ def advise(workspace, dataset: str | None = None, store=None) -> Advice:
     """The verdict for one dataset from its data signals, evals and judgments (whatever exists)."""
     from sandbox.evaluate import load_summary
     from sandbox.signals import compute_signals
-    from sandbox.store import Store
+    from sandbox.store import open_store
 
     dataset = workspace.dataset_dir(dataset).name
-    store = store or Store(workspace.db_path)
+    store = store or open_store(workspace)
     signals = compute_signals(workspace, dataset)
     summary = load_summary(workspace, dataset, store=store)
     judgments = store.judgments(dataset)

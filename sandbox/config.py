@@ -75,6 +75,11 @@ class IndexConfig(_Section):
     batch_size: int = 64
 
 
+class StoreConfig(_Section):
+    url: str = Field("", description='empty: SQLite in .sandbox/sandbox.db; "sqlite:///PATH" or "postgresql://USER@HOST:5432/DB"')
+    password_env: str = Field("", description="name of the env var holding the database password; never in a file")
+
+
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8700
@@ -104,6 +109,7 @@ class Settings(_Section):
     endpoints: dict[str, EndpointConfig] = Field(default_factory=lambda: {LOCAL: EndpointConfig()})
     pipelines: dict[str, PipelineConfig] = Field(default_factory=_default_pipelines)
     index: IndexConfig = Field(default_factory=IndexConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     advisor: AdvisorConfig = Field(default_factory=AdvisorConfig)

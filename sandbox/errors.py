@@ -59,3 +59,7 @@ class InvalidRequest(FineTuneError):
     def __init__(self, message: str, param: str | None = None, code: str = "invalid_request"):
         super().__init__(message)
         self.param, self.code = param, code
+
+
+class StoreError(SandboxError):
+    """The store (SQLite file or PostgreSQL server) cannot be opened or written."""

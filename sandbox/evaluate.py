@@ -28,7 +28,7 @@ from sandbox.errors import ConfigError, DataError, SandboxError
 from sandbox.prompts import load_prompt
 from sandbox.questions import load_questions
 from sandbox.records import Judgment, RunRecord
-from sandbox.store import Store
+from sandbox.store import Store, open_store
 
 Progress = Callable[[int, int], None]  # (done, total)
 BOOTSTRAP_SEED = 20240601
@@ -187,7 +187,7 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
         if name not in PIPELINES:
             raise ConfigError(f"Unknown pipeline {name!r}.", f"Use some of: {', '.join(PIPELINES)}.")
     dataset = workspace.dataset_dir(dataset).name
-    store = store or Store(workspace.db_path)
+    store = store or open_store(workspace)
     questions = _load_questions(workspace, dataset)[: limit or None]
     if embedder is None:
         embedder = get_embedder(workspace.settings)
@@ -368,7 +368,7 @@ def load_summary(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINE
                  limit_to: set[str] | None = None, n_examples: int = 3) -> EvalSummary:
     """Aggregates of the evals matching the current configuration (empty when none ran yet)."""
     dataset = workspace.dataset_dir(dataset).name
-    store = store or Store(workspace.db_path)
+    store = store or open_store(workspace)
     references = _references(workspace, dataset)
     out, answers, questions = {}, {}, set()
     for name in pipelines:

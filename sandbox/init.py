@@ -83,6 +83,11 @@ model = "smollm2-135m-instruct"
 # max_file_mb = 20.0                # larger files are skipped (and reported)
 # batch_size = 64                   # embedding batch size
 
+# ---------------------------------------------------------------- store (runs, judgments, evals)
+# [store]
+# url = ""                          # empty: SQLite in .sandbox/sandbox.db; "postgresql://USER@HOST:5432/DB" for a team
+# password_env = ""                 # name of the env var holding the database password (never put it here)
+
 # ---------------------------------------------------------------- local server
 # [server]
 # host = "127.0.0.1"

@@ -127,9 +127,9 @@ def chart_judgments(rates: dict[str, tuple[float, float, float, int]], title: st
 def build_context(workspace, dataset: str, advice=None, summary=None, store=None) -> dict[str, Any]:
     from sandbox.advisor import advise, judgment_rates
     from sandbox.evaluate import load_summary
-    from sandbox.store import Store
+    from sandbox.store import open_store
 
-    store = store or Store(workspace.db_path)
+    store = store or open_store(workspace)
     advice = advice or advise(workspace, dataset, store=store)
     summary = summary or load_summary(workspace, advice.dataset, store=store)
     judgments = store.judgments(advice.dataset)

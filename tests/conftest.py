@@ -60,3 +60,38 @@ def local_server(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster on a loopback port (tests/postgres.py), one per test session."""
+    from postgres import Postgres, pg_bin
+
+    if not pg_bin("initdb"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("initdb is missing in CI: install it (apt-get install postgresql), see .ci/run")
+        pytest.skip("PostgreSQL not installed (apt-get install -y postgresql)")
+    with Postgres() as pg:
+        yield pg
+
+
+@pytest.fixture
+def pg_url(postgres, monkeypatch) -> str:
+    """A fresh database's URL; its password is in $SANDBOX_TEST_PG_PASSWORD (never in the URL)."""
+    from postgres import PASSWORD_ENV
+
+    monkeypatch.setenv(PASSWORD_ENV, postgres.password)
+    return postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    """A fresh Store of each dialect."""
+    from sandbox.store import Store
+
+    if request.param == "sqlite":
+        store = Store(tmp_path / "s.db")
+    else:
+        store = Store(request.getfixturevalue("pg_url"), password=request.getfixturevalue("postgres").password)
+    yield store
+    store.close()

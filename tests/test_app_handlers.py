@@ -82,7 +82,7 @@ def test_vote_stored_with_order_ranks_ratings_tags(ctx):
     assert s.best == "rag" and s.shown_order == c.order and s.blind and s.judge == "ann"
     assert s.ratings == {"rag": 4} and s.tags == {"fine-tuned": ["incomplete"]} and set(s.run_ids) == set(ANSWERS)
     with ctx.store.connect() as db:
-        assert "ip" not in {row[1] for row in db.execute("PRAGMA table_info(judgments)")}
+        assert "ip" not in {row[1] for row in db.exec_driver_sql("PRAGMA table_info(judgments)")}
 
 
 def test_votes_refused_with_reasons(ctx):

@@ -90,8 +90,8 @@ def test_eval_scores_and_stores_every_answer(ws, fake):
     runs = store.runs(origin="eval")
     assert len(runs) == 6 and {r.question_id for r in runs} == {"q1", "q2"}
     with store.connect() as db:
-        assert db.execute("SELECT COUNT(*) FROM eval_scores").fetchone()[0] == 6
-        assert {r[0] for r in db.execute("SELECT status FROM evals")} == {"done"}
+        assert db.exec_driver_sql("SELECT COUNT(*) FROM eval_scores").scalar() == 6
+        assert set(db.exec_driver_sql("SELECT status FROM evals").scalars()) == {"done"}
 
 
 def test_eval_resumes_and_reruns_only_changed_pipelines(ws, fake, tmp_path):

@@ -20,7 +20,7 @@ from sandbox.config import Workspace
 from sandbox.index import build_index
 from sandbox.judging import Comparison
 from sandbox.records import Judgment
-from sandbox.store import Store
+from sandbox.store import Store, open_store
 
 
 class BoundedDict(OrderedDict):
@@ -56,7 +56,7 @@ class AppContext:
 
     @classmethod
     def for_workspace(cls, workspace: Workspace, **overrides: Any) -> "AppContext":
-        return cls(workspace=workspace, store=Store(workspace.db_path), **overrides)
+        return cls(workspace=workspace, store=open_store(workspace), **overrides)
 
     def new_comparison(self, dataset: str, question: str, *, blind: bool, **details: Any) -> Comparison:
         """A comparison in a fresh (shuffled when blind) order, kept so a later vote finds what was shown."""

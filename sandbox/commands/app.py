@@ -96,14 +96,14 @@ def export_command(
 ) -> None:
     """Export judgments for analysis, or as fine-tuning / preference data."""
     from sandbox.judgment_export import FORMATS, SUFFIX, export
-    from sandbox.store import Store
+    from sandbox.store import open_store
 
     if format not in FORMATS:
         raise ConfigError(f"Unknown format {format!r}.", f"Use one of: {', '.join(FORMATS)}.")
     ws = workspace()
     if dataset:
         ws.dataset_dir(dataset)  # a typo gets "not found, available: ..." instead of an empty file
-    result = export(Store(ws.db_path), format, out or Path(f"judgments{SUFFIX[format]}"), dataset)
+    result = export(open_store(ws), format, out or Path(f"judgments{SUFFIX[format]}"), dataset)
     if json_out:
         print_json(result)
     else:
@@ -117,12 +117,12 @@ def summary_command(
 ) -> None:
     """Win rates (95% Wilson), Bradley–Terry strengths, agreement, and judgments still needed."""
     from sandbox.judgment_stats import question_tags, summarize
-    from sandbox.store import Store
+    from sandbox.store import open_store
 
     ws = workspace()
     if dataset:
         ws.dataset_dir(dataset)
-    summary = summarize(Store(ws.db_path).judgments(dataset), question_tags(ws, [dataset] if dataset else None))
+    summary = summarize(open_store(ws).judgments(dataset), question_tags(ws, [dataset] if dataset else None))
     if json_out:
         print_json(summary)
         return

@@ -27,11 +27,11 @@ def ask(
     and the exit code stays 0. Runs are stored for judging and analysis unless --no-store.
     """
     from sandbox.compare import Done, check_pipelines, stream_compare
-    from sandbox.store import Store
+    from sandbox.store import open_store
 
     ws = workspace()
     names = check_pipelines(pipelines.split(","))
-    store = None if no_store else Store(ws.db_path)
+    store = None if no_store else open_store(ws)
 
     async def run() -> dict[str, object]:
         records = {}
