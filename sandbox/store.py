@@ -178,7 +178,7 @@ class Store:
         else:
             # pre_ping: a replica survives a database restart; recycle: proxies drop idle connections
             self.engine = sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, pool_recycle=1800)
-        self.url = mask(url)
+        self.url = mask(url.set(drivername=url.get_backend_name()))  # as the user writes it, password hidden
         try:
             migrate(self.engine)
         except sa.exc.OperationalError as exc:
@@ -215,6 +215,11 @@ class Store:
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
         db.execute(stmt, rows)
+
+    def upsert_rows(self, table: sa.TableClause, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
+        """Rows of any table in one transaction, replacing rows with the same key (``sandbox store copy``)."""
+        with transaction(self.engine) as db:
+            self._upsert(db, table, rows, key)
 
     # runs (m001, m004) ----------------------------------------------------------------
     def add_runs(self, runs: Iterable[RunRecord]) -> None:

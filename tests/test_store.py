@@ -218,7 +218,7 @@ def test_password_comes_from_the_named_variable(tmp_path, postgres, monkeypatch)
 def test_unreachable_server_is_a_friendly_error(tmp_path):
     from postgres import free_port
 
-    with pytest.raises(StoreError, match=r"Cannot open the store at postgresql\+psycopg://ann:\*\*\*@127.0.0.1") as err:
+    with pytest.raises(StoreError, match=r"Cannot open the store at postgresql://ann:\*\*\*@127.0.0.1") as err:
         Store(f"postgresql://ann@127.0.0.1:{free_port()}/x", password="s3cret")
     assert "s3cret" not in str(err.value) and "Connection refused" in str(err.value)
 
