@@ -175,12 +175,12 @@ def test_free_text_references_are_judged_on_fact_recall_and_old_rows_are_backfil
     assert summary.quality_metric == "fact_recall" and "similarity" in summary.quality_reason
     rag = summary.pipelines["rag"].metrics  # scripted RAG answers "QV-7 is rated 340 bar [1]": every fact
     assert rag["fact_recall"].mean == 1.0 and rag["key_fact"].mean == 1.0 and rag["key_fact"].n == 2
-    with store.connect() as db, db:  # as if scored by an older version
-        for eid, qid, metrics in db.execute("SELECT eval_id, question_id, metrics FROM eval_scores").fetchall():
+    with store.engine.begin() as db:  # as if scored by an older version
+        for eid, qid, metrics in db.exec_driver_sql("SELECT eval_id, question_id, metrics FROM eval_scores").fetchall():
             old = {k: v for k, v in json.loads(metrics).items() if k not in ("fact_recall", "key_fact")}
-            db.execute("UPDATE eval_scores SET metrics = ? WHERE eval_id = ? AND question_id = ?", (json.dumps(old), eid, qid))
+            db.exec_driver_sql("UPDATE eval_scores SET metrics = ? WHERE eval_id = ? AND question_id = ?", (json.dumps(old), eid, qid))
     calls = len(fake.requests)
     again = load_summary(ws, "valves", pipelines=["rag"], store=store)
     assert again.pipelines["rag"].metrics["fact_recall"].mean == 1.0 and len(fake.requests) == calls
     with store.connect() as db:
-        assert all("fact_recall" in json.loads(m) for (m,) in db.execute("SELECT metrics FROM eval_scores"))
+        assert all("fact_recall" in json.loads(m) for (m,) in db.exec_driver_sql("SELECT metrics FROM eval_scores"))
