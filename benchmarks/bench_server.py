@@ -169,7 +169,7 @@ def concurrent_rate(client, n, tokens):
     return sum(r[0] for r in results) / (time.perf_counter() - started)
 
 
-def demo_workspace(dataset):
+def demo_workspace(dataset, max_tokens):
     """A private copy of the demo workspace, indexed, whose fine-tuned pipeline uses the base model."""
     import shutil
 
@@ -179,7 +179,11 @@ def demo_workspace(dataset):
     root = Path(tempfile.mkdtemp(prefix="bench-server-"))
     for name in ("corpora", "prompts"):
         shutil.copytree(REPO / name, root / name)
-    (root / "sandbox.toml").write_text(f'[datasets.{dataset}]\nfine_tuned_model = "smollm2-135m-instruct"\n')
+    lines = [f"[datasets.{dataset}]", 'fine_tuned_model = "smollm2-135m-instruct"',
+             "[endpoints.local]", 'base_url = "local"', "timeout_s = 1800"]  # a busy shared machine is slow
+    for name in ("few-shot", "rag", "fine-tuned"):
+        lines += [f"[pipelines.{name}]", f"max_tokens = {max_tokens}"]
+    (root / "sandbox.toml").write_text("\n".join(lines) + "\n")
     workspace = load_workspace(root)
     build_index(workspace, dataset)
     return workspace
@@ -262,7 +266,7 @@ def batching(tokens, rounds, dataset, eval_questions):
         print(f"batched: 3 at once / 1 = {med[('batched', 3)] / one:.2f} (target >= 2), "
               f"8 at once / 1 = {med[('batched', 8)] / one:.2f} (target >= 3); "
               f"3 at once batched / queued = {med[('batched', 3)] / med[('queued', 3)]:.2f}")
-        workspace = demo_workspace(dataset)
+        workspace = demo_workspace(dataset, tokens)
         question = "How should I write a polite reminder to a colleague?"
         for name, server in (("batched", batched), ("queued", queued)):
             os.environ["SANDBOX_LOCAL_BASE_URL"] = server.base_url

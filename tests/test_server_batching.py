@@ -36,18 +36,21 @@ def alone(model, prepared):
     return model.run(prepared, lambda _: None, lambda: False)
 
 
-def batched(model, requests, cancel_after=None):
+def batched(model, requests, cancel_after=None, fail_after=None):
     """Run ``requests`` (prepared) so that all share the batch; returns their Completions in order.
 
-    ``cancel_after``: {index: n} cancels that request after it streamed n text pieces.
+    ``cancel_after``: {index: n} cancels that request after it streamed n text pieces;
+    ``fail_after``: {index: n} makes its text callback raise then (a stream whose server went away).
     """
-    cancel_after = cancel_after or {}
+    cancel_after, fail_after = cancel_after or {}, fail_after or {}
     gate, release = threading.Event(), threading.Event()
     results, pieces = [None] * len(requests), [0] * len(requests)
 
     def on_text(i):
         def receive(_):
             pieces[i] += 1
+            if i in fail_after and pieces[i] >= fail_after[i]:
+                raise RuntimeError("the client's stream is closed")
             if i == 0 and not gate.is_set():
                 gate.set()
                 release.wait(60)  # the scheduler waits here while the others are queued
@@ -55,7 +58,10 @@ def batched(model, requests, cancel_after=None):
 
     def run(i):
         cancelled = lambda: i in cancel_after and pieces[i] >= cancel_after[i]  # noqa: E731
-        results[i] = model.run(requests[i], on_text(i), cancelled)
+        try:
+            results[i] = model.run(requests[i], on_text(i), cancelled)
+        except RuntimeError as exc:
+            results[i] = exc
 
     first = threading.Thread(target=run, args=(0,))
     first.start()
@@ -87,11 +93,12 @@ def test_greedy_and_seeded_answers_are_the_same_alone_and_batched(model):
     assert all(c.text for c in single)
 
 
-def test_cancelling_one_request_leaves_the_others_unchanged(model):
-    requests = [prepare(model, p, max_tokens=32) for p in PROMPTS]
+def test_cancelling_or_failing_one_request_leaves_the_others_unchanged(model):
+    requests = [prepare(model, p, max_tokens=32) for p in [*PROMPTS, PROMPTS[0]]]
     single = [alone(model, r) for r in requests]
-    together = batched(model, requests, cancel_after={1: 3})
+    together = batched(model, requests, cancel_after={1: 3}, fail_after={3: 2})
     assert together[1].finish_reason == "cancelled" and together[1].completion_tokens < 32
+    assert isinstance(together[3], RuntimeError)
     assert [together[0].text, together[2].text] == [single[0].text, single[2].text]
 
 

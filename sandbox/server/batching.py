@@ -144,7 +144,14 @@ class Batcher:
             return
         batch.cache = out.cache
         batch.grow()
-        finished = [i for i, seq in enumerate(seqs) if not seq.accept(out.logits[i, -1])]
+        finished = []
+        for i, (seq, future) in enumerate(batch.rows):
+            try:
+                if not seq.accept(out.logits[i, -1]):
+                    finished.append(i)
+            except BaseException as exc:  # its own callback failed (e.g. its server is shutting down): it alone ends
+                future.set_exception(exc)
+                finished.append(i)
         batch.drop(finished)
 
 
@@ -189,7 +196,8 @@ class _Batch:
             return
         for i in indices:
             seq, future = self.rows[i]
-            future.set_result(seq.completion())
+            if not future.done():
+                future.set_result(seq.completion())
         keep = [i for i in range(len(self.rows)) if i not in set(indices)]
         self.rows = [self.rows[i] for i in keep]
         self.pads = [self.pads[i] for i in keep]
