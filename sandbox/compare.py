@@ -30,6 +30,7 @@ from sandbox.errors import ConfigError, SandboxError
 from sandbox.pipelines import Resources, pipeline_class
 from sandbox.records import RunRecord, new_id, utcnow
 from sandbox.store import Store
+from sandbox.text import redact
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources
         record.error = str(exc)
     except Exception as exc:  # a bug in one pipeline must not take the others down; keep its type
         record.error = f"{name} failed unexpectedly: {type(exc).__name__}: {exc}"
+    if record.error:  # stored and shown: never with a configured key in it
+        record.error = redact(record.error, workspace.settings.secrets())
     record.latency_s = time.perf_counter() - started
     record.finished_at = utcnow()
     if store is not None:

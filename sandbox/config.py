@@ -86,6 +86,20 @@ class ServerConfig(_Section):
     threads: int = 0  # 0: let torch decide
     precision: str = Field("bf16", description="local model weights: fp32, bf16 or int8 (see sandbox serve --help)")
     max_batch: int = Field(16, ge=1, description="requests decoded together (continuous batching); 1: one at a time")
+    api_key_env: str = Field("", description="env var holding a bearer token `sandbox serve` requires; empty: no token (one-user machines)")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host headers accepted besides the bound host, localhost and 127.0.0.1 (app and server)")
+
+
+class LimitsConfig(_Section):
+    """Bounded work per input: each number caps what one question, upload or request may cost."""
+
+    question_chars: int = Field(8000, ge=1, description="longest question accepted (app, API, CLI)")
+    upload_mb: float = Field(20.0, gt=0, description="largest file the app accepts")
+    request_mb: float = Field(100.0, gt=0, description="largest request body `sandbox serve` reads (/v1/files)")
+    doc_uncompressed_mb: float = Field(50.0, gt=0, description="DOCX: XML inside; PDF: extracted text")
+    doc_pages: int = Field(2000, ge=1, description="PDF pages, or DOCX paragraphs / 10, read per document")
+    chunks_per_doc: int = Field(5000, ge=1, description="chunks indexed per document")
+    problems_listed: int = Field(20, ge=1, description="problems listed per file before 'and N more'")
 
 
 class EvalConfig(_Section):
@@ -113,6 +127,7 @@ class Settings(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     advisor: AdvisorConfig = Field(default_factory=AdvisorConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -122,6 +137,11 @@ class Settings(_Section):
         for name in PIPELINES:
             self.pipelines.setdefault(name, PipelineConfig())
         return self
+
+    def secrets(self) -> list[str]:
+        """The values of every configured key variable that is set: what error text must never show."""
+        names = [e.api_key_env for e in self.endpoints.values()] + [self.server.api_key_env]
+        return [value for name in names if name and len(value := os.environ.get(name, "")) >= 4]
 
     def endpoint_for(self, pipeline: str) -> EndpointConfig:
         name = self.pipelines[pipeline].endpoint

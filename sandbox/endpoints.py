@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from sandbox.config import EndpointConfig, Workspace
 from sandbox.errors import EndpointError
+from sandbox.text import redact
 from sandbox.localserver import local_base_url
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -139,6 +140,7 @@ class ChatEndpoint:
                 what, retryable = self._describe(exc)
                 if not retryable or emitted or attempt == attempts:
                     tries = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
+                    what = redact(what, [self.config.api_key()])  # an endpoint may echo the key it was sent
                     raise EndpointError(f"{self._where(model)}: {what} ({tries}).", self._hint(exc)) from exc
                 await asyncio.sleep(self._backoff(attempt, exc))
                 continue

@@ -4,6 +4,7 @@
   punctuation and spacing do not count). Answer scoring has its own SQuAD-style normalisation
   in ``sandbox.metrics``.
 - ``interval_text``: the one way a mean and its 95% interval are printed.
+- ``redact``: error text from outside (an endpoint that echoes the key) without secret values.
 """
 
 from __future__ import annotations
@@ -26,3 +27,13 @@ def plain(text: str) -> str:
 def interval_text(mean: float, low: float, high: float, fmt: str = ".2f") -> str:
     """``0.50 [0.40, 0.60]`` (``fmt=".0%"``: ``50% [40%, 60%]``)."""
     return f"{mean:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets) -> str:
+    """``text`` with every secret value replaced, longest first (a key may contain a shorter one)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text

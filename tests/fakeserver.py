@@ -30,6 +30,7 @@ class Reply:
     usage: bool = True  # report token usage
     chunk_delay: float = 0.0  # seconds between streamed pieces
     headers: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # the error message of a non-200 reply ("{key}": the bearer token the client sent)
 
     def pieces(self) -> list[str]:
         words = self.text.split(" ")
@@ -121,7 +122,9 @@ def _handler(server: FakeServer):
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.status != 200:
-                return self._json(reply.status, {"error": {"message": f"scripted status {reply.status}",
+                key = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+                message = reply.error.replace("{key}", key) or f"scripted status {reply.status}"
+                return self._json(reply.status, {"error": {"message": message,
                                                            "type": "server_error"}}, reply.headers)
             if body.get("stream"):
                 return self._stream(body, reply)

@@ -147,3 +147,20 @@ def test_judgments_cli_summary_and_export(ctx, tmp_path):
     target = tmp_path / "j.csv"
     out = runner.invoke(app, ["--workspace", ws, "judgments", "export", "--format", "csv", "--out", str(target), "-d", "d"])
     assert out.exit_code == 0 and "Wrote 1 rows" in out.output and target.is_file()
+
+
+def test_blind_hides_every_field_that_identifies_the_pipeline(ctx):
+    """Issue #19 row 10: blind mode's API returned prompt_tokens (RAG's prompt is the longest)."""
+    from sandbox.app.compare_tab import answers_json
+
+    c, _ = run(ctx)
+    for record in c.records.values():
+        record.prompt_tokens, record.cost_usd, record.load_s, record.model = 999, 0.5, 9.0, "ft:secret-model"
+    identifying = {"pipeline", "prompt_tokens", "cost_usd", "load_s", "model", "contexts"}
+    blind = answers_json(c)
+    assert all(not identifying & set(a) for a in blind["answers"])
+    metas = [column_view(c, i)["meta"] for i in range(3)]
+    assert not [m for m in metas if "999" in m or "$" in m or "loading" in m or "ft:secret" in m]
+    ctx.cast_vote(c, judge="ann", verdict="A")
+    assert all(identifying <= set(a) for a in answers_json(c)["answers"] if not a["error"])
+    assert "999 tokens in" in column_view(c, c.order.index("rag"))["meta"]

@@ -108,3 +108,12 @@ def test_api_key_comes_from_env_and_never_appears_in_errors(monkeypatch):
     monkeypatch.delenv("TEST_KEY_VAR")
     with FakeServer() as server, pytest.raises(ConfigError, match="TEST_KEY_VAR is not set"):
         call(server, api_key_env="TEST_KEY_VAR")
+
+
+def test_an_endpoint_that_echoes_the_key_gets_it_redacted(monkeypatch):
+    """Issue #19 row 8: the endpoint's error text carried the key into the store."""
+    monkeypatch.setenv("TEST_KEY_VAR", "sk-live-0123456789abcdef")
+    with FakeServer(Reply(status=400, error="Incorrect API key provided: {key}.")) as server, \
+            pytest.raises(EndpointError) as err:
+        call(server, api_key_env="TEST_KEY_VAR")
+    assert "0123456789abcdef" not in str(err.value) and "Incorrect API key provided: [redacted]." in str(err.value)

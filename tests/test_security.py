@@ -57,3 +57,49 @@ def test_ask_and_summary_refuse_a_path_as_dataset(ws_and_outside):
     from sandbox.app.compare_tab import load_questions
 
     assert load_questions(ctx, str(outside))[0] == []  # the Compare tab's question list: nothing from outside
+
+
+# row 6: pop-ups show user data as text -------------------------------------------------------------------
+def test_popup_messages_are_escaped():
+    from sandbox.app.popups import as_text, error
+
+    evil = 'questions.jsonl:1: <img src="http://evil.example/x.png"><form action=//evil><a href=//evil>click</a>\nnext'
+    text = as_text(evil)
+    assert "<img" not in text and "<form" not in text and "<a " not in text
+    assert "&lt;img src=&quot;http://evil.example/x.png&quot;&gt;" in text and text.endswith("<br>next")
+    assert "&lt;form" in error(evil).message
+
+
+# row 8: endpoint error text is redacted before it is stored or shown -------------------------------------
+def test_run_errors_are_stored_without_any_configured_key(workspace_dir, monkeypatch):
+    from fakeserver import FakeServer, Reply
+    from sandbox.compare import Done, stream_compare
+    from sandbox.store import Store
+
+    other_key = "sk-other-endpoint-key-42"  # a key of another endpoint, echoed in this one's error
+    monkeypatch.setenv("KEY_A", "sk-a-0123456789")
+    monkeypatch.setenv("KEY_B", other_key)
+    (workspace_dir / "corpora" / "d" / "docs").mkdir(parents=True)
+    (workspace_dir / "corpora" / "d" / "examples.jsonl").write_text(json.dumps({"input": "a?", "output": "b"}) + "\n")
+    with FakeServer(Reply(status=400, error=f"bad key {{key}}; also saw {other_key}")) as server:
+        (workspace_dir / "sandbox.toml").write_text(f"""
+[endpoints.a]
+base_url = "{server.base_url}"
+api_key_env = "KEY_A"
+max_retries = 0
+[endpoints.b]
+base_url = "{server.base_url}"
+api_key_env = "KEY_B"
+[pipelines.few-shot]
+endpoint = "a"
+""")
+        ws = load_workspace(workspace_dir)
+        store = Store(ws.db_path)
+
+        async def go():
+            return [e async for e in stream_compare(ws, "Q?", dataset="d", pipelines=("few-shot",), store=store)]
+        done = [e for e in asyncio.run(go()) if isinstance(e, Done)]
+    error = done[0].record.error
+    assert "sk-a-0123456789" not in error and other_key not in error and error.count("[redacted]") == 2
+    assert b"0123456789" not in ws.db_path.read_bytes() and other_key.encode() not in ws.db_path.read_bytes()
+    assert [r.error for r in store.runs()] == [error]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sandbox.advisor import QUESTIONS
 from sandbox.advisor import advise as run
+from sandbox.app import popups
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 from sandbox.files import safe_filename
@@ -66,14 +67,14 @@ def build(ctx: AppContext) -> None:
             try:
                 advice = advise(ctx, dataset)
             except SandboxError as exc:  # a domain error's message says how to fix it
-                raise gr.Error(str(exc)) from exc
+                raise popups.error(exc) from exc
             return verdict_markdown(advice), reasons_table(advice), steps_text(advice)
 
         def on_report(dataset: str, suffix: str) -> str:
             try:
                 return report_file(ctx, dataset, suffix)
             except SandboxError as exc:
-                raise gr.Error(str(exc)) from exc
+                raise popups.error(exc) from exc
 
         gr.on([go.click, tab.select, ctx.dataset.change], on_advise, ctx.dataset, [verdict, reasons, steps],
               api_visibility="private")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import PIPELINES
+from sandbox.app import popups
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 from sandbox.judging import LABELS, TAGS, Comparison, VoteRefused
@@ -41,11 +42,13 @@ def column_view(c: Comparison, index: int) -> dict[str, str]:
 
 
 def _meta(record, revealed: bool) -> str:
-    parts = [f"{record.latency_s:.2f} s", f"{record.completion_tokens} tokens out", f"${record.cost_usd:.5f}"]
-    if record.load_s >= SHOWN_LOAD_S:  # one-time model loading, kept out of the latency
-        parts.append(f"+ {record.load_s:.1f} s loading (once)")
-    if revealed:  # prompt size and model name would give the pipeline away in blind mode
+    parts = [f"{record.latency_s:.2f} s", f"{record.completion_tokens} tokens out"]
+    # prompt size, its cost, loading an embedder (RAG only) and the model name would give the pipeline away
+    if revealed:
         parts[1:1] = [f"{record.prompt_tokens} tokens in"]
+        parts.append(f"${record.cost_usd:.5f}")
+        if record.load_s >= SHOWN_LOAD_S:  # one-time model loading, kept out of the latency
+            parts.append(f"+ {record.load_s:.1f} s loading (once)")
         parts.append(record.model)
     return " · ".join(p for p in parts if p)
 
@@ -115,9 +118,11 @@ def answers_json(c: Comparison) -> dict[str, Any]:
         item = {"label": LABELS[i], "answer": record.response if record else c.texts.get(pipeline, ""),
                 "error": record.error if record else None}
         if record:
-            item.update(latency_s=round(record.latency_s, 3), load_s=round(record.load_s, 3), prompt_tokens=record.prompt_tokens,
-                        completion_tokens=record.completion_tokens, cost_usd=record.cost_usd)
-        if c.revealed:
+            item.update(latency_s=round(record.latency_s, 3), completion_tokens=record.completion_tokens)
+        if c.revealed:  # prompt size, its cost, the embedder's loading time would tell RAG from the others
+            if record:
+                item.update(load_s=round(record.load_s, 3), prompt_tokens=record.prompt_tokens,
+                            cost_usd=record.cost_usd, model=record.model)
             item["pipeline"] = pipeline
             item["contexts"] = [x.model_dump() for x in (record.contexts if record else [])]
         answers.append(item)
@@ -212,7 +217,7 @@ def build(ctx: AppContext) -> None:
             try:
                 c = ctx.new_comparison(dataset, text, blind=is_blind, question_id=qid, reference=ref)
             except SandboxError as exc:
-                gr.Warning(str(exc))
+                popups.warn(exc)
                 yield {status: f"Cannot ask: {exc}"}
                 return
             first = render(c)
@@ -233,14 +238,14 @@ def build(ctx: AppContext) -> None:
                     tags={LABELS[i]: data[col["tags"]] for i, col in enumerate(cols)}, comment=data[comment],
                 )
             except VoteRefused as exc:
-                gr.Warning(exc.message)
+                popups.warn(exc.message)
                 return {status: f"Vote not recorded: {exc}"}
             return render(c)
 
         def on_dataset(dataset):
             questions, problem = load_questions(ctx, dataset)
             if problem:
-                gr.Warning(problem)
+                popups.warn(problem)
             return gr.update(choices=question_choices(questions), value=None)
 
         def on_pick(dataset, picked):

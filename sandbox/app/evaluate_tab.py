@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import PIPELINES
+from sandbox.app import popups
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 from sandbox.evaluate import load_summary, run_eval
@@ -96,7 +97,7 @@ def build(ctx: AppContext) -> None:
             try:
                 return views(run(ctx, dataset, pipelines, n, progress))
             except SandboxError as exc:  # show the message and how to fix it; keep the app alive
-                raise gr.Error(str(exc)) from exc
+                raise popups.error(exc) from exc
 
         def on_show(dataset: str):
             if not dataset:
