@@ -26,10 +26,13 @@ from pydantic import BaseModel, Field
 from sandbox import PIPELINES
 from sandbox.costs import TRAIN_EPOCHS, CostEstimate, estimate_cost
 from sandbox.errors import SandboxError
+from sandbox.evaluate import load_summary
+from sandbox.finetune.launch import run_preflight
 from sandbox.judgment_stats import win_rates
 from sandbox.rules import (GOOD_EXAMPLES, MEASURED, MIN_EXAMPLES, RETRIEVAL, FINE_TUNING, Reason, TuningAnswer,
                            answer_tuning, data_reasons, retrieve_threshold, should_retrieve)
-from sandbox.signals import DataSignals
+from sandbox.signals import DataSignals, compute_signals
+from sandbox.store import open_store
 from sandbox.text import interval_text
 
 __all__ = ["Advice", "CostEstimate", "Reason", "advise", "decide", "estimate_cost", "judgment_rates"]
@@ -267,8 +270,6 @@ def judgment_rates(judgments, kind: str) -> dict[str, tuple[float, float, float,
 
 def _training_tokens(workspace, dataset: str) -> float | None:
     """Billed training tokens (tokens x epochs, the base model's tokenizer) from the fine-tuning preflight."""
-    from sandbox.finetune.launch import run_preflight
-
     try:
         report, _, _ = run_preflight(workspace, dataset, epochs=TRAIN_EPOCHS)
     except SandboxError:  # a broken or missing examples file is check-data's to report; estimate instead
@@ -278,10 +279,6 @@ def _training_tokens(workspace, dataset: str) -> float | None:
 
 def advise(workspace, dataset: str | None = None, store=None) -> Advice:
     """The verdict for one dataset from its data signals, evals and judgments (whatever exists)."""
-    from sandbox.evaluate import load_summary
-    from sandbox.signals import compute_signals
-    from sandbox.store import open_store
-
     dataset = workspace.dataset_dir(dataset).name
     store = store or open_store(workspace)
     signals = compute_signals(workspace, dataset)

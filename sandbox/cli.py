@@ -6,12 +6,16 @@ Heavy libraries (torch, chromadb, gradio) are imported inside commands so that
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import sys
 from typing import Any, Optional
 
 import typer
 
+from sandbox import commands
+from sandbox.config import load_workspace
 from sandbox.errors import SandboxError
 
 app = typer.Typer(
@@ -38,8 +42,6 @@ def _main(workspace: Optional[str] = WorkspaceOpt) -> None:
 
 
 def workspace():
-    from sandbox.config import load_workspace
-
     return load_workspace(state.workspace)
 
 
@@ -54,11 +56,6 @@ def console():
 
 
 def _register_commands() -> None:
-    import importlib
-    import pkgutil
-
-    from sandbox import commands
-
     for module in pkgutil.iter_modules(commands.__path__):
         importlib.import_module(f"sandbox.commands.{module.name}")
 

@@ -25,6 +25,7 @@ from sandbox.config import EndpointConfig, Workspace
 from sandbox.errors import EndpointError
 from sandbox.text import redact
 from sandbox.localserver import local_base_url
+from sandbox.server.inprocess import wait_until_loaded
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 BACKOFF_BASE_S = 0.5
@@ -105,8 +106,6 @@ class ChatEndpoint:
         import openai  # noqa: F401  (importing it inside the first call would count against its timeout)
 
         if self.config.is_local:
-            from sandbox.server.inprocess import wait_until_loaded
-
             wait_until_loaded(self.base_url)
 
     @classmethod

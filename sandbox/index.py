@@ -21,7 +21,9 @@ from pydantic import BaseModel
 
 from sandbox.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from sandbox.corpus import Document, Skipped, guarded, list_files, parse_document, read_source
+from sandbox.embeddings import get_embedder
 from sandbox.errors import DataError
+from sandbox.retrieval import clear_bm25_cache, warm_bm25_cache
 from sandbox.vectorstore import client, collection_name, drop_collections, get_all, open_collections
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
@@ -64,9 +66,6 @@ def build_index(
     progress: Optional[Progress] = None,
     embedder=None,
 ) -> IndexReport:
-    from sandbox.embeddings import get_embedder
-    from sandbox.retrieval import clear_bm25_cache, warm_bm25_cache
-
     started = time.perf_counter()
     folder = docs_dir(workspace, dataset)
     embedder = embedder or get_embedder(workspace.settings)

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import PIPELINES
-from sandbox.advisor import QUESTIONS
+from sandbox.advisor import QUESTIONS, advise, judgment_rates
 from sandbox.errors import ConfigError
+from sandbox.evaluate import load_summary
+from sandbox.store import open_store
 from sandbox.text import interval_text
 
 COLORS = {"few-shot": "#4C72B0", "rag": "#55A868", "fine-tuned": "#C44E52"}
@@ -125,10 +127,6 @@ def chart_judgments(rates: dict[str, tuple[float, float, float, int]], title: st
 
 # content --------------------------------------------------------------------------------------------------
 def build_context(workspace, dataset: str, advice=None, summary=None, store=None) -> dict[str, Any]:
-    from sandbox.advisor import advise, judgment_rates
-    from sandbox.evaluate import load_summary
-    from sandbox.store import open_store
-
     store = store or open_store(workspace)
     advice = advice or advise(workspace, dataset, store=store)
     summary = summary or load_summary(workspace, advice.dataset, store=store)

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from sandbox.chunking import with_context
+from sandbox.embeddings import encode_queries, get_embedder
 from sandbox.errors import IndexStateError
 from sandbox.files import atomic_dir
 from sandbox.metrics import s_stem
@@ -149,8 +150,6 @@ class Retriever:
         weights: tuple[float, float] = (1.0, 1.0),
         candidates: int = 50,
     ):
-        from sandbox.embeddings import get_embedder
-
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.dataset = workspace.dataset_dir(dataset).name
@@ -196,8 +195,6 @@ class Retriever:
         return vector, keyword
 
     def _vector(self, queries: list[str], n: int) -> list[Ranking]:
-        from sandbox.embeddings import encode_queries
-
         with self._lock:
             vectors = encode_queries(self.embedder, queries)  # cached: few-shot selection embeds the question too
         found = self.collection.query(query_embeddings=vectors, n_results=n, include=["distances"])

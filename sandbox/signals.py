@@ -26,7 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sandbox.corpus import load_documents
+from sandbox.examples import load_examples
 from sandbox.metrics import STOPWORDS, content_terms, parse_json, words
+from sandbox.questions import load_questions
 
 RARE_ZIPF = 3.0
 CHARS_PER_TOKEN = 4.0  # rough for English with BPE tokenizers; used only when nothing is measured
@@ -66,14 +69,10 @@ class _Pair(BaseModel):
 
 def load_pairs(path: Path) -> list[_Pair]:
     """Example pairs through ``sandbox.examples`` (which validates and names bad lines)."""
-    from sandbox.examples import load_examples
-
     return [_Pair(system=ex.system, input=ex.input, output=ex.output) for ex in load_examples(path)]
 
 
 def load_question_rows(path: Path) -> list[dict[str, Any]]:
-    from sandbox.questions import load_questions
-
     return [q.model_dump() if hasattr(q, "model_dump") else dict(q) for q in load_questions(path)]
 
 
@@ -81,8 +80,6 @@ def doc_texts(docs_dir: Path) -> list[str]:
     """Plain text of the documents, read by the same loaders the index uses."""
     if not docs_dir.is_dir():
         return []
-    from sandbox.corpus import load_documents
-
     docs, _skipped = load_documents(docs_dir)  # unreadable files are the index's to report
     return [d.text for d in docs if d.text.strip()]
 

@@ -10,8 +10,9 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import app, print_json, workspace
+from sandbox.cli import app, console, print_json, workspace
 from sandbox.errors import ConfigError
+from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.localserver import local_base_url
 
 AUTH_ENV = "SANDBOX_APP_AUTH"
@@ -95,7 +96,7 @@ def export_command(
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Export judgments for analysis, or as fine-tuning / preference data."""
-    from sandbox.judgment_export import FORMATS, SUFFIX, export
+    from sandbox.judgment_export import FORMATS, SUFFIX, export  # sqlalchemy (the store): not for --help
     from sandbox.store import open_store
 
     if format not in FORMATS:
@@ -116,8 +117,7 @@ def summary_command(
     json_out: bool = typer.Option(False, "--json", help="Print the full analysis as JSON."),
 ) -> None:
     """Win rates (95% Wilson), Bradley–Terry strengths, agreement, and judgments still needed."""
-    from sandbox.judgment_stats import question_tags, summarize
-    from sandbox.store import open_store
+    from sandbox.store import open_store  # sqlalchemy: not for --help
 
     ws = workspace()
     if dataset:
@@ -131,9 +131,6 @@ def summary_command(
 
 def print_summary(summary: dict) -> None:
     from rich.table import Table
-
-    from sandbox.cli import console
-    from sandbox.judgment_stats import describe_separation
 
     out = console()
     if not summary["judgments"]:

@@ -26,8 +26,8 @@ def ask(
     (no index, no fine-tuned model yet, endpoint down) shows its error; the others still answer,
     and the exit code stays 0. Runs are stored for judging and analysis unless --no-store.
     """
-    from sandbox.compare import Done, check_pipelines, stream_compare
-    from sandbox.store import open_store
+    from sandbox.compare import Done, check_pipelines, stream_compare  # numpy, langchain-core: not for --help
+    from sandbox.store import open_store  # sqlalchemy: not for --help
 
     ws = workspace()
     names = check_pipelines(pipelines.split(","))

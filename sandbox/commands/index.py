@@ -10,6 +10,8 @@ from typing import Optional
 import typer
 
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.errors import DataError, SandboxError
+from sandbox.init import create_workspace
 
 
 @app.command("index")
@@ -24,8 +26,7 @@ def index_command(
     Reads Markdown, text, HTML, PDF and DOCX; unreadable, empty or oversized files are skipped
     and listed. Safe to interrupt: the next run finishes the job without duplicates.
     """
-    from sandbox.errors import SandboxError
-    from sandbox.index import build_index
+    from sandbox.index import build_index  # chromadb, numpy: not for --help
 
     ws = workspace()
     if all_:
@@ -93,8 +94,6 @@ def search_command(
     json_: bool = JsonOpt,
 ) -> None:
     """Retrieval only: the chunks the RAG pipeline would put in its prompt (hybrid vector + BM25)."""
-    from sandbox.errors import SandboxError
-
     if (query is None) == (queries is None):
         raise SandboxError("Give either a QUERY or --queries FILE.", 'e.g. sandbox search "refund policy" -d knowledge -k 5')
     texts = _read_queries(queries) if queries is not None else [query]
@@ -110,8 +109,6 @@ def search_command(
 
 
 def _read_queries(path: Path) -> list[str]:
-    from sandbox.errors import DataError
-
     if not path.is_file():
         raise DataError(path, "file not found.", "Pass a JSONL file with one {\"question\": ...} object per line.")
     texts = []
@@ -162,8 +159,6 @@ def init_command(
 ) -> None:
     """Create a workspace for your own data: sandbox.toml (every setting, commented), prompts/, corpora/NAME/."""
     from rich.markup import escape
-
-    from sandbox.init import create_workspace
 
     report = create_workspace(directory, docs, examples, questions, name, link, force)
     if json_:

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 from sandbox.errors import InvalidRequest
+from sandbox.examples import parse_examples
 from sandbox.finetune.state import FileStore, Hyperparameters, JobError, JobRecord, JobStore, openai_id
+from sandbox.finetune.trainer import TrainConfig
 from sandbox.localmodel import BASE_MODEL_ID
 
 MIN_EXAMPLES = 10  # OpenAI's minimum too
@@ -28,8 +30,6 @@ _lock = threading.Lock()
 
 def validate_file(files: FileStore, file_id: str, param: str) -> int:
     """Number of examples in an uploaded training/validation file, or InvalidRequest."""
-    from sandbox.examples import parse_examples
-
     record = files.get(file_id)
     if record is None:
         raise InvalidRequest(f"File {file_id!r} not found.", param, "file_not_found")
@@ -74,8 +74,6 @@ def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_I
 
 def _resolve(hp: Hyperparameters) -> Hyperparameters:
     """Replace "auto" by the values the trainer will use, as OpenAI reports them on the job."""
-    from sandbox.finetune.trainer import TrainConfig
-
     defaults = TrainConfig()
     return Hyperparameters(**{name: defaults.model_dump()[name] if value == "auto" else value
                               for name, value in hp.model_dump().items()})

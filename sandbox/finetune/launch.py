@@ -6,7 +6,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from sandbox.config import EndpointConfig, set_value
 from sandbox.errors import FineTuneError
+from sandbox.examples import dataset_examples, parse_examples
+from sandbox.finetune import client as ft
+from sandbox.finetune.preflight import preflight, render
+from sandbox.finetune.split import split_examples, split_store, to_jsonl
 
 OPENAI_DEFAULT = {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
                   "model": "gpt-4o-mini-2024-07-18", "price_train_per_mtok": 3.0}
@@ -24,8 +29,6 @@ class Launched(BaseModel):
 
 def resolve_data(ws, target: str | None) -> tuple[Path, str | None, Path | None]:
     """(examples file, dataset name or None, questions file or None) for a DATASET or FILE."""
-    from sandbox.examples import dataset_examples
-
     if target and Path(target).is_file():
         path = Path(target)
         questions = path.parent / "questions.jsonl"
@@ -40,8 +43,6 @@ def resolve_data(ws, target: str | None) -> tuple[Path, str | None, Path | None]
 
 def endpoint_name(ws, provider: str, endpoint: str | None = None) -> str:
     """The endpoint to fine-tune on; ``openai`` works without a sandbox.toml section."""
-    from sandbox.config import EndpointConfig
-
     name = endpoint or provider
     if name == "openai" and name not in ws.settings.endpoints:
         ws.settings.endpoints[name] = EndpointConfig(**OPENAI_DEFAULT)
@@ -49,9 +50,6 @@ def endpoint_name(ws, provider: str, endpoint: str | None = None) -> str:
 
 
 def run_preflight(ws, target: str | None, endpoint: str = "local", epochs: int = 3):
-    from sandbox.finetune.preflight import preflight
-    from sandbox.finetune.split import split_store
-
     path, dataset, questions = resolve_data(ws, target)
     price = ws.settings.endpoints[endpoint].price_train_per_mtok if endpoint in ws.settings.endpoints else 0.0
     report = preflight(path, questions=questions, epochs=epochs, price_train_per_mtok=price,
@@ -62,11 +60,6 @@ def run_preflight(ws, target: str | None, endpoint: str = "local", epochs: int =
 def launch(ws, target: str | None, endpoint: str = "local", *, epochs: int | None = None, batch_size: int | None = None,
            lr_multiplier: float | None = None, suffix: str | None = None) -> Launched:
     """Preflight (errors abort before anything is uploaded), upload train + validation, create the job."""
-    from sandbox.examples import parse_examples
-    from sandbox.finetune import client as ft
-    from sandbox.finetune.preflight import render
-    from sandbox.finetune.split import split_examples, split_store, to_jsonl
-
     report, path, dataset = run_preflight(ws, target, endpoint, epochs or 3)
     if not report.ok:
         raise FineTuneError(f"{path} has {len(report.errors)} error(s); nothing was uploaded.\n{render(report)}",
@@ -87,8 +80,6 @@ def register(ws, dataset: str | None, job) -> bool:
     """Make a succeeded job's model the fine-tuned pipeline's model for its dataset."""
     if job.status != "succeeded" or not dataset or not job.fine_tuned_model:
         return False
-    from sandbox.config import set_value
-
     if ws.settings.datasets.get(dataset) and ws.settings.datasets[dataset].fine_tuned_model == job.fine_tuned_model:
         return True
     set_value(ws, ["datasets", dataset, "fine_tuned_model"], job.fine_tuned_model)

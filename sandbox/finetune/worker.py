@@ -15,12 +15,13 @@ import time
 import traceback
 from pathlib import Path
 
+from sandbox.examples import parse_examples
+from sandbox.finetune import trainer
 from sandbox.finetune.state import FileStore, JobStore, append_jsonl, model_dirname, model_id, write_json
+from sandbox.finetune.trainer import TrainConfig
 
 
 def config_for(job) -> "TrainConfig":  # noqa: F821
-    from sandbox.finetune.trainer import TrainConfig
-
     hp = job.hyperparameters
     defaults = TrainConfig()
     return TrainConfig(n_epochs=hp.n_epochs if hp.n_epochs != "auto" else defaults.n_epochs,
@@ -30,9 +31,6 @@ def config_for(job) -> "TrainConfig":  # noqa: F821
 
 
 def run(workspace_root: Path, job_id: str) -> int:
-    from sandbox.examples import parse_examples
-    from sandbox.finetune import trainer
-
     state = workspace_root / ".sandbox"
     jobs, files = JobStore(state), FileStore(state)
     job = jobs.get(job_id)

@@ -15,9 +15,11 @@ from typing import Any, Callable, ClassVar
 from pydantic import BaseModel, Field
 
 from sandbox.config import PipelineConfig, Workspace
+from sandbox.embeddings import get_embedder
 from sandbox.examples import Example, dataset_examples, load_examples, shared_system
 from sandbox.prompts import Prompt, load_prompt
 from sandbox.records import Context
+from sandbox.retrieval import Retriever, index_version
 
 
 class PreparedChat(BaseModel):
@@ -46,15 +48,11 @@ class Resources:
     def embedder(self) -> Any:
         with self._embedder_lock:  # two pipelines in two threads must not load the model twice
             if self._embedder is None:
-                from sandbox.embeddings import get_embedder
-
                 self._embedder = get_embedder(self.workspace.settings)
             return self._embedder
 
     def retriever(self, dataset: str) -> Any:
         """The dataset's retriever, rebuilt when the dataset was re-indexed since (here or elsewhere)."""
-        from sandbox.retrieval import index_version
-
         with self._retriever_lock:
             cached = self._retrievers.get(dataset)
             if cached is not None and getattr(cached, "version", None) not in (None, index_version(self.workspace, dataset)):
@@ -63,8 +61,6 @@ class Resources:
                 if self._retriever_factory is not None:
                     self._retrievers[dataset] = self._retriever_factory(self.workspace, dataset)
                 else:
-                    from sandbox.index import Retriever
-
                     self._retrievers[dataset] = Retriever(self.workspace, dataset, embedder=self.embedder())
             return self._retrievers[dataset]
 

@@ -19,7 +19,7 @@ import numpy as np
 from sandbox.embeddings import encode_queries
 from sandbox.errors import DataError
 from sandbox.files import atomic_path
-from sandbox.examples import Example
+from sandbox.examples import Example, dataset_examples
 from sandbox.questions import load_questions
 from sandbox.pipelines.base import Pipeline, PreparedChat
 from sandbox.text import plain
@@ -85,8 +85,6 @@ class FewShotPipeline(Pipeline):
     prompt_name = "few_shot"
 
     def bank(self) -> ExampleBank:
-        from sandbox.examples import dataset_examples
-
         examples_path = dataset_examples(self.dataset_dir)
         questions_path = self.dataset_dir / "questions.jsonl"
         embedder = self.resources.embedder()

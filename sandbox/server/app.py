@@ -26,7 +26,7 @@ from sandbox.config import workspace_root
 from sandbox.server import files, fine_tuning, schemas
 from sandbox.server.batching import MAX_BATCH
 from sandbox.server.fine_tuning import JobRunner
-from sandbox.server.model import Generator
+from sandbox.server.model import Generator, LocalModel
 from sandbox.server.schemas import APIError, ChatRequest
 
 log = logging.getLogger("sandbox.server")
@@ -69,8 +69,6 @@ def create_app(workspace, generator: Generator | None = None, *, job_runner: Job
 
 
 def default_generator(workspace) -> Generator:
-    from sandbox.server.model import LocalModel
-
     settings = getattr(workspace, "settings", None)
     server = getattr(settings, "server", None)
     precision = getattr(server, "precision", None)

@@ -75,7 +75,7 @@ class LocalServer:
 
 def start_local_server(workspace, port: int = 0, *, generator=None, job_runner=None, preload: bool = True) -> LocalServer:
     """Start a server for ``workspace`` on 127.0.0.1 (``port=0``: a free one) and wait until it answers."""
-    from sandbox.server.app import create_app
+    from sandbox.server.app import create_app  # fastapi: loaded only when serving
 
     app = create_app(workspace, generator, job_runner=job_runner, preload=preload)
     return LocalServer(app, "127.0.0.1", port).start()

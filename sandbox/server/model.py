@@ -19,8 +19,9 @@ from sandbox.localmodel import BASE_MODEL_ID
 from sandbox.localmodel.weights import ensure_converted
 from sandbox.server import adapters as adapters_mod
 from sandbox.server.batching import MAX_BATCH, Batcher
+from sandbox.server.decode import Sequence
 from sandbox.server.schemas import ChatParams, Completion, ModelCard, bad_request, model_not_found
-from sandbox.server.speed import decode_threads
+from sandbox.server.speed import decode_threads, quantize_int8
 
 log = logging.getLogger("sandbox.server")
 
@@ -105,12 +106,10 @@ class LocalModel:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
         model.eval()
-        from sandbox.server.row_exact import use_row_attention
+        from sandbox.server.row_exact import use_row_attention  # imports torch: loaded with the weights
 
         use_row_attention(model)
         if self.precision == "int8":
-            from sandbox.server.speed import quantize_int8
-
             model = quantize_int8(model)
         self._eos = {self._tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
         self._model = model
@@ -161,8 +160,6 @@ class LocalModel:
 
     def run(self, prepared: Prepared, on_text: Callable[[str], None], cancelled: Callable[[], bool]) -> Completion:
         """Generate for one prepared request; blocks the calling thread while it shares the running batch."""
-        from sandbox.server.decode import Sequence
-
         self.load()
         adapter = None if prepared.model == BASE_MODEL_ID else prepared.model
         if adapter is not None and self.precision == "int8":
