@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The app opens at once; marked datasets without a model fine-tune in the background (smallest
+# first, one at a time, at low CPU priority) and the fine-tuned column shows their progress.
 demo: $(STAMP)
 	$(BIN)/sandbox index --all
+	$(BIN)/sandbox finetune --all --no-wait
 	$(BIN)/sandbox app
 
 test: $(STAMP)

@@ -117,6 +117,7 @@ def _default_pipelines() -> dict[str, PipelineConfig]:
 
 class DatasetConfig(_Section):
     fine_tuned_model: str = Field("", description="written by `sandbox finetune start DATASET`; used by the fine-tuned pipeline")
+    auto_finetune: bool = Field(False, description="fine-tune without being asked when there is no model (`sandbox finetune --all`, `make demo`)")
 
 
 class Settings(_Section):

@@ -3,7 +3,8 @@
 Resumable by construction: an *eval id* is a hash of the dataset and one pipeline's
 configuration (endpoint URL, model, k, max_tokens, temperature, prompt file). Each
 (question, pipeline) score is a row in ``eval_scores``; a rerun with the same configuration
-skips the rows already there, and changing one pipeline's config re-runs only that pipeline.
+skips the rows already answered (failed answers are retried), and changing one pipeline's config re-runs
+only that pipeline.
 Runs are stored in ``runs`` (origin ``eval``) next to their scores.
 """
 
@@ -201,7 +202,8 @@ def run_eval(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINES, l
         ids[name] = eval_id(config)
         store.start_eval(ids[name], dataset, config)
         done = store.eval_scores(ids[name])
-        todo += [(q, name) for q in questions if q.id not in done]
+        # a failed answer (timeout, endpoint down) is retried on resume; its score row is replaced
+        todo += [(q, name) for q in questions if q.id not in done or done[q.id]["metrics"].get("error")]
     total = len(questions) * len(pipelines)
     skipped = total - len(todo)
     if default_compare and any(p in ("few-shot", "rag") for _, p in todo):

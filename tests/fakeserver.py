@@ -7,6 +7,9 @@ Each request to ``/v1/chat/completions`` takes the next scripted ``Reply`` (the 
 or ``script`` may be a function ``body -> Reply``. A reply can be delayed, fail with any HTTP
 status (500, 429 with Retry-After...), hang until the server stops, or send malformed JSON,
 streaming (SSE, with a usage chunk when asked for) or not. ``requests`` keeps every body received.
+
+``jobs`` (fine-tuning job objects, OpenAI's shape) and ``job_events`` (job id -> event objects) are
+served on GET /v1/fine_tuning/jobs[/ID[/events]]; a test changes them to move a job along.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class FakeServer:
     def __init__(self, script: Script | Reply | None = None):
         self.script: Script = [script] if isinstance(script, Reply) else (script or [Reply()])
         self.requests: list[dict[str, Any]] = []
+        self.jobs: list[dict[str, Any]] = []
+        self.job_events: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _handler(self))
@@ -81,6 +86,22 @@ class FakeServer:
         self.stop()
 
 
+def fake_job(job_id: str, status: str, *, metadata: dict | None = None, fine_tuned_model: str | None = None,
+             model: str = "fake-model") -> dict[str, Any]:
+    """A fine-tuning job object in OpenAI's shape."""
+    return {"id": job_id, "object": "fine_tuning.job", "created_at": int(time.time()), "model": model,
+            "status": status, "training_file": "file-1", "validation_file": None, "fine_tuned_model": fine_tuned_model,
+            "finished_at": None, "organization_id": "org-fake", "result_files": [], "seed": 42,
+            "trained_tokens": None, "error": None, "hyperparameters": {"n_epochs": 3}, "metadata": metadata}
+
+
+def step_event(step: int, total: int, eta_s: float) -> dict[str, Any]:
+    """A training-step metrics event, as the local provider writes them."""
+    return {"id": f"ftevent-{step}", "object": "fine_tuning.job.event", "created_at": int(time.time()), "level": "info",
+            "message": f"Step {step}/{total}", "type": "metrics",
+            "data": {"step": step, "total_steps": total, "epoch": 1, "train_loss": 1.0, "eta_s": eta_s}}
+
+
 def _chunk(model: str, content: str | None = None, usage: dict | None = None, finish: str | None = None) -> dict:
     choices = [] if usage else [{"index": 0, "delta": {"content": content} if content is not None else {},
                                  "finish_reason": finish}]
@@ -105,15 +126,38 @@ def _handler(server: FakeServer):
             pass
 
         def do_GET(self) -> None:
-            if self.path.rstrip("/").endswith("/models"):
-                self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]})
-            else:
-                self._json(404, {"error": {"message": "not found"}})
+            path = self.path.split("?")[0].rstrip("/")
+            if path.endswith("/models"):
+                return self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]})
+            if "/fine_tuning/jobs" in path:
+                return self._fine_tuning(path.split("/fine_tuning/jobs", 1)[1].strip("/").split("/"))
+            self._json(404, {"error": {"message": "not found"}})
+
+        def _fine_tuning(self, parts: list[str]) -> None:
+            listing = lambda items: {"object": "list", "data": items, "has_more": False}  # noqa: E731
+            if parts == [""]:
+                return self._json(200, listing(list(server.jobs)))
+            job = next((j for j in server.jobs if j["id"] == parts[0]), None)
+            if job is None:
+                return self._json(404, {"error": {"message": f"no job {parts[0]}"}})
+            if parts[1:] == ["events"]:  # newest first, as OpenAI lists them
+                return self._json(200, listing(list(reversed(server.job_events.get(job["id"], [])))))
+            self._json(200, job)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            raw = self.rfile.read(length)
+            path = self.path.split("?")[0].rstrip("/")
+            if path.endswith("/files"):  # uploads are accepted, not kept
+                return self._json(200, {"id": f"file-{len(server.requests)}", "object": "file", "bytes": len(raw),
+                                        "created_at": int(time.time()), "filename": "upload.jsonl", "purpose": "fine-tune"})
+            body = json.loads(raw or b"{}")
+            if path.endswith("/fine_tuning/jobs"):
+                server.requests.append(body)
+                job = fake_job(f"ftjob-{len(server.jobs) + 1}", "queued", metadata=body.get("metadata"), model=body.get("model", ""))
+                server.jobs.append(job)
+                return self._json(200, job)
+            if not path.endswith("/chat/completions"):
                 return self._json(404, {"error": {"message": f"no route {self.path}"}})
             reply = server.next_reply(body)
             if reply.hang:

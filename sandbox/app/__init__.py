@@ -34,9 +34,11 @@ def build_app(workspace: Workspace, ctx: AppContext | None = None, **overrides: 
                 elem_id="judge-name", scale=2, max_length=80,
             )
         remembered = gr.BrowserState("", storage_key=JUDGE_STORAGE_KEY)
-        with gr.Tabs():
+        with gr.Tabs() as ctx.tabs:
             for tab in TABS:
                 tab.build(ctx)
+        for fn, outputs in ctx.on_load:
+            demo.load(fn, ctx.dataset, outputs, api_visibility="private")
         # The judge's name is asked once per browser: restore it on load, remember it on change.
         demo.load(lambda saved: saved or "", remembered, ctx.judge_name, api_visibility="private")
         ctx.judge_name.change(lambda name: (name or "").strip(), ctx.judge_name, remembered, api_visibility="private")

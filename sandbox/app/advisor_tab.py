@@ -13,6 +13,7 @@ from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 from sandbox.files import safe_filename
 from sandbox.report import write_report
+from sandbox.scoreboard import COLUMNS, RULE, rows, scoreboard
 
 REASON_COLUMNS = ["decision", "rule", "favours", "weight", "evidence"]
 
@@ -46,6 +47,10 @@ def report_file(ctx: AppContext, dataset: str, suffix: str = ".html") -> str:
     return str(write_report(ctx.workspace, dataset, folder / name, store=ctx.store))
 
 
+def scoreboard_rows(ctx: AppContext) -> list[list[str]]:
+    return rows(scoreboard(ctx.workspace, store=ctx.store))
+
+
 def build(ctx: AppContext) -> None:
     import gradio as gr
 
@@ -60,6 +65,9 @@ def build(ctx: AppContext) -> None:
         reasons = gr.Dataframe(headers=REASON_COLUMNS, label="Reasons", interactive=False, wrap=True, elem_id="advise-reasons")
         steps = gr.Textbox(label="Next steps", lines=4, interactive=False, elem_id="advise-steps")
         download = gr.File(label="Report", interactive=False)
+        gr.Markdown("#### Scoreboard: every dataset's stored evals and the measured winner")
+        board = gr.Dataframe(headers=COLUMNS, label=f"Winner: {RULE}", interactive=False, wrap=True,
+                             elem_id="advise-scoreboard")
 
         def on_advise(dataset: str):
             if not dataset:
@@ -78,4 +86,5 @@ def build(ctx: AppContext) -> None:
 
         gr.on([go.click, tab.select, ctx.dataset.change], on_advise, ctx.dataset, [verdict, reasons, steps],
               api_visibility="private")
+        tab.select(lambda: scoreboard_rows(ctx), None, board, api_visibility="private")
         make.click(on_report, [ctx.dataset, fmt], download, api_visibility="private")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import PIPELINES
-from sandbox.app import popups
+from sandbox.app import fine_tuned_column, popups, verdict_line
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 from sandbox.judging import LABELS, TAGS, Comparison, VoteRefused
@@ -25,6 +25,8 @@ HIDDEN_SOURCES = "Sources are shown after your vote (they would tell which answe
 # --- plain views (tested directly) ---------------------------------------------------------
 def column_view(c: Comparison, index: int) -> dict[str, str]:
     """What column ``index`` shows: header, answer text, figures, sources."""
+    if index >= len(c.order):  # the fine-tuned model is not ready: its status box says why
+        return {"header": f"### {fine_tuned_column.FINE_TUNED} (not ready yet)", "answer": "", "meta": "", "sources": ""}
     pipeline = c.order[index]
     label = LABELS[index]
     record = c.records.get(pipeline)
@@ -169,6 +171,7 @@ def build(ctx: AppContext) -> None:
 
     with gr.Tab("Compare", id="compare") as tab:
         state = gr.State(None)
+        verdict_text = verdict_line.build(ctx)
         with gr.Row():
             initial, _ = load_questions(ctx, ctx.default_dataset())
             picker = gr.Dropdown(label="Pick a question from the dataset", choices=question_choices(initial), value=None,
@@ -183,6 +186,8 @@ def build(ctx: AppContext) -> None:
         with gr.Row(equal_height=False):
             for i in range(N):
                 with gr.Column(min_width=240):
+                    if i == N - 1:  # where the fine-tuned answer appears once its model exists
+                        ft_outputs, ft_refresh = fine_tuned_column.build(ctx)
                     col = {"header": gr.Markdown(f"### {LABELS[i]}", elem_id=f"header-{i}"),
                            "answer": gr.Textbox(label="Answer", lines=10, max_lines=30, interactive=False,
                                                 elem_id=f"answer-{i}", buttons=["copy"]),
@@ -215,7 +220,8 @@ def build(ctx: AppContext) -> None:
         async def on_ask(dataset, text, picked, is_blind):
             qid, ref = resolve_question(ctx, dataset, text, picked)
             try:
-                c = ctx.new_comparison(dataset, text, blind=is_blind, question_id=qid, reference=ref)
+                c = ctx.new_comparison(dataset, text, blind=is_blind, question_id=qid, reference=ref,
+                                         pipelines=fine_tuned_column.pipelines_for(ctx, dataset))
             except SandboxError as exc:
                 popups.warn(exc)
                 yield {status: f"Cannot ask: {exc}"}
@@ -260,9 +266,13 @@ def build(ctx: AppContext) -> None:
 
         ctx.dataset.change(on_dataset, ctx.dataset, picker, api_visibility="private")
         tab.select(on_enter, [ctx.dataset, picker], picker, api_visibility="private")
+        tab.select(lambda d: verdict_line.line(ctx, d), ctx.dataset, verdict_text, api_visibility="private")
+        tab.select(ft_refresh, ctx.dataset, ft_outputs, api_visibility="private")
+        ctx.on_load.append((ft_refresh, ft_outputs))
         picker.input(on_pick, [ctx.dataset, picker], [question, reference], api_visibility="private")
         gr.on([ask_btn.click, question.submit], on_ask, [ctx.dataset, question, picker, blind],
-              view_outputs + reset_outputs, api_visibility="private", concurrency_limit=None)
+              view_outputs + reset_outputs, api_visibility="private", concurrency_limit=None).then(
+            ft_refresh, ctx.dataset, ft_outputs, api_visibility="private")
         vote_inputs = {state, ctx.judge_name, verdict, comment, *(col[k] for col in cols for k in ("rank", "rating", "tags"))}
         vote_btn.click(on_vote, vote_inputs, view_outputs, api_visibility="private")
         make_api(ctx)

@@ -52,7 +52,10 @@ class AppContext:
     vote_lock: threading.Lock = field(default_factory=threading.Lock)
     # Components created by build_app before the tabs, usable by any tab as inputs/outputs:
     dataset: Any = None  # gr.Dropdown with the selected dataset
+    tabs: Any = None  # gr.Tabs, so a tab can switch to another (e.g. Compare -> Advisor)
     judge_name: Any = None  # gr.Textbox with the judge's name (remembered per browser)
+    # (fn, outputs) that build_app runs on page load with the selected dataset as input
+    on_load: list[tuple[Callable[..., Any], list[Any]]] = field(default_factory=list)
 
     @classmethod
     def for_workspace(cls, workspace: Workspace, **overrides: Any) -> "AppContext":

@@ -82,6 +82,9 @@ def app_command(
     demo = build_app(ws)
     if preload:
         preload_local_model(ws)
+    from sandbox.finetune.queue import watch as watch_finetunes
+
+    watch_finetunes(ws)  # queued fine-tunes advance and register while the app runs (`sandbox finetune --all`)
     demo.queue(default_concurrency_limit=8)
     typer.echo(f"sandbox app on http://{host}:{port}" + (" (login required)" if credentials else ""))
     demo.launch(server_name=host, server_port=port, auth=credentials, share=False, ssr_mode=False,

@@ -48,23 +48,24 @@ def eval_command(
     report: Optional[Path] = ReportOpt,
     pipelines: str = typer.Option("few-shot,rag,fine-tuned", "--pipelines", "-p", help="Comma-separated pipelines."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Only the first N held-out questions."),
+    all_: bool = typer.Option(False, "--all", help="Every dataset with questions.jsonl, one after the other, then the scoreboard."),
 ) -> None:
     """Run the held-out questions (questions.jsonl) through the pipelines and score every answer.
 
     Resumable: answers already scored with the same pipeline configuration are not redone.
     Concurrency comes from [eval] concurrency; an LLM judge runs when [eval] judge_endpoint is set.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from sandbox.evaluate import run_eval
-
     ws = workspace()
     names = [p.strip() for p in pipelines.split(",") if p.strip()]
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console(), transient=True, disable=as_json) as bar:
-        task = bar.add_task("answering", total=None)
-        summary = run_eval(ws, dataset, pipelines=names, limit=limit,
-                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if all_:
+        from sandbox.commands.scoreboard import print_boards
+        from sandbox.scoreboard import evaluable, scoreboard
+
+        datasets = evaluable(ws)
+        for name in datasets:
+            _run(ws, name, names, limit, as_json)
+        return print_boards(scoreboard(ws, datasets), as_json)
+    summary = _run(ws, dataset, names, limit, as_json)
     if report:
         write_report_file(ws, summary.dataset, report)
     if as_json:
@@ -73,6 +74,18 @@ def eval_command(
     _print_summary(summary)
     console().print(f"{summary.ran} answered, {summary.skipped} already scored (skipped), "
                     f"{summary.judged} judged, {summary.seconds:.1f} s.")
+
+
+def _run(ws, dataset: Optional[str], names: list[str], limit: Optional[int], quiet: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from sandbox.evaluate import run_eval
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console(), transient=True, disable=quiet) as bar:
+        task = bar.add_task(f"answering {dataset}" if dataset else "answering", total=None)
+        return run_eval(ws, dataset, pipelines=names, limit=limit,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def write_report_file(ws, dataset: str, path: Path, advice=None) -> None:

@@ -69,10 +69,15 @@ def start(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     lr_multiplier: Optional[float] = typer.Option(None, "--lr-multiplier", min=0.0),
     suffix: Optional[str] = typer.Option(None, "--suffix", help="Part of the model name (default: the dataset name)."),
+    all_marked: bool = typer.Option(False, "--all", help="Instead of one DATASET: queue a fine-tune for every dataset marked "
+                                    "`auto_finetune = true` in sandbox.toml that has no model yet (smallest first, one trains "
+                                    "at a time); `make demo` runs it."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Preflight, upload, train, follow and register the model for the fine-tuned pipeline."""
     ws = workspace()
+    if all_marked:
+        return _queue_all(ws, wait, as_json)
     run = launch(ws, target, endpoint_name(ws, provider, endpoint), epochs=epochs, batch_size=batch_size,
                  lr_multiplier=lr_multiplier, suffix=suffix)
     job, dataset = run.job, run.dataset
@@ -134,12 +139,31 @@ def _client(provider: str, endpoint: Optional[str]):
     return ft.make_client(ws, endpoint_name(ws, provider, endpoint))
 
 
+def _queue_all(ws, wait: bool, as_json: bool) -> None:
+    from sandbox.finetune.queue import endpoint_of, marked, queue_missing
+
+    if not marked(ws):
+        raise FineTuneError("No dataset is marked for automatic fine-tuning.",
+                            "Add `auto_finetune = true` under [datasets.NAME] in sandbox.toml, or run `sandbox finetune start NAME`.")
+    client = ft.make_client(ws, endpoint_of(ws))
+    rows = queue_missing(ws, client=client)
+    for row in rows:
+        if not as_json:
+            console().print(f"{row['dataset']}: {row['action']} {row['job'] or row['model']}", markup=False)
+        if wait and row["job"] and not row["model"]:
+            job = _follow(client, row["job"], quiet=as_json)
+            row["action"], row["model"] = job.status, job.fine_tuned_model or ""
+            register(ws, row["dataset"], job)
+    if as_json:
+        print_json(rows)
+
+
 def _follow(client, job_id: str, quiet: bool):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     if quiet:
         return ft.follow(client, job_id)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("step"), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()) as bar:
         task = bar.add_task("training", total=None, loss="-")
 

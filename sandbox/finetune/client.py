@@ -59,7 +59,8 @@ def upload(client, data: bytes, filename: str) -> str:
 
 
 def create(client, *, model: str, training_file: str, validation_file: str | None = None, n_epochs: int | None = None,
-           batch_size: int | None = None, learning_rate_multiplier: float | None = None, suffix: str | None = None):
+           batch_size: int | None = None, learning_rate_multiplier: float | None = None, suffix: str | None = None,
+           metadata: dict[str, str] | None = None):
     hp: dict[str, Any] = {k: v for k, v in {"n_epochs": n_epochs, "batch_size": batch_size,
                                             "learning_rate_multiplier": learning_rate_multiplier}.items() if v is not None}
     kwargs: dict[str, Any] = {"model": model, "training_file": training_file}
@@ -69,6 +70,8 @@ def create(client, *, model: str, training_file: str, validation_file: str | Non
         kwargs["method"] = {"type": "supervised", "supervised": {"hyperparameters": hp}}
     if suffix:
         kwargs["suffix"] = suffix
+    if metadata:  # which dataset a job trains for, so the app can show its progress
+        kwargs["metadata"] = metadata
     return call("create the fine-tuning job", client.fine_tuning.jobs.create, **kwargs)
 
 

@@ -58,7 +58,7 @@ def run_preflight(ws, target: str | None, endpoint: str = "local", epochs: int =
 
 
 def launch(ws, target: str | None, endpoint: str = "local", *, epochs: int | None = None, batch_size: int | None = None,
-           lr_multiplier: float | None = None, suffix: str | None = None) -> Launched:
+           lr_multiplier: float | None = None, suffix: str | None = None, metadata: dict[str, str] | None = None) -> Launched:
     """Preflight (errors abort before anything is uploaded), upload train + validation, create the job."""
     report, path, dataset = run_preflight(ws, target, endpoint, epochs or 3)
     if not report.ok:
@@ -71,7 +71,7 @@ def launch(ws, target: str | None, endpoint: str = "local", *, epochs: int | Non
     valid_id = ft.upload(client, to_jsonl(split.validation), f"{stem}-validation.jsonl") if split.validation else None
     job = ft.create(client, model=ws.settings.endpoints[endpoint].model, training_file=train_id, validation_file=valid_id,
                     n_epochs=epochs, batch_size=batch_size, learning_rate_multiplier=lr_multiplier,
-                    suffix=_suffix(suffix or stem))
+                    suffix=_suffix(suffix or stem), metadata=metadata or ({"dataset": dataset} if dataset else None))
     return Launched(job=job, client=client, report=report, dataset=dataset, n_train=len(split.train),
                     n_validation=len(split.validation))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import signal
 import sys
 import time
@@ -19,6 +20,8 @@ from sandbox.examples import parse_examples
 from sandbox.finetune import trainer
 from sandbox.finetune.state import FileStore, JobStore, append_jsonl, model_dirname, model_id, write_json
 from sandbox.finetune.trainer import TrainConfig
+
+NICENESS = 10  # training yields the CPU to answering: the app stays responsive while a job trains
 
 
 def config_for(job) -> "TrainConfig":  # noqa: F821
@@ -100,5 +103,11 @@ def _metrics_csv(metrics: list[dict]) -> bytes:
     return buf.getvalue().encode()
 
 
+def lower_priority(niceness: int = NICENESS) -> int:
+    """Run at least ``niceness`` (never raise priority back if the parent was nicer); the new value."""
+    return os.nice(max(0, niceness - os.nice(0)))
+
+
 if __name__ == "__main__":
+    lower_priority()
     sys.exit(run(Path(sys.argv[1]), sys.argv[2]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,8 +28,16 @@ def tokenizer_dir() -> Path:
     return folder
 
 
-@lru_cache(maxsize=2)
+_LOAD_LOCK = threading.Lock()
+
+
 def load_tokenizer(path: str | None = None):
+    with _LOAD_LOCK:  # transformers' lazy module fails "cannot import name" when two threads import it at once
+        return _load_tokenizer(path)
+
+
+@lru_cache(maxsize=2)
+def _load_tokenizer(path: str | None):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(path or str(tokenizer_dir()))

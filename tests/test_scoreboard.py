@@ -1,0 +1,94 @@
+"""The scoreboard's winner rule (intervals decide; ties go to the cheaper) and `eval --all` /
+`scoreboard --json` over real evals against a scripted loopback endpoint."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from sandbox.scoreboard import Entry, decide, markdown
+from test_evaluate import fake, make_workspace, ws  # noqa: F401 - fixtures
+
+
+def entry(pipeline: str, mean: float, low: float, high: float, tokens: float = 100.0, cost: float = 0.0) -> Entry:
+    return Entry(pipeline=pipeline, n=20, errors=0, mean=mean, low=low, high=high, prompt_tokens=tokens,
+                 completion_tokens=10.0, cost_usd=cost)
+
+
+def test_separated_intervals_give_a_clear_winner():
+    assert decide([entry("few-shot", 0.10, 0.0, 0.2), entry("rag", 0.50, 0.4, 0.6), entry("fine-tuned", 0.15, 0.1, 0.2)]) \
+        == ("rag", [], "rag")
+
+
+def test_overlap_is_a_tie_that_a_trained_pipeline_loses():
+    # fine-tuned leads on the mean, but few-shot's interval overlaps: no training run wins the tie
+    winner, tied, leader = decide([entry("few-shot", 0.50, 0.40, 0.62, tokens=400), entry("fine-tuned", 0.55, 0.45, 0.65, tokens=40),
+                                   entry("rag", 0.20, 0.10, 0.30)])
+    assert (winner, tied, leader) == ("few-shot", ["few-shot", "fine-tuned"], "fine-tuned")
+
+
+def test_among_untrained_ties_cost_then_tokens_decide():
+    assert decide([entry("few-shot", 0.5, 0.4, 0.6, tokens=300), entry("rag", 0.52, 0.41, 0.63, tokens=200)])[0] == "rag"
+    assert decide([entry("few-shot", 0.5, 0.4, 0.6, cost=0.001), entry("rag", 0.52, 0.41, 0.63, cost=0.002)])[0] == "few-shot"
+
+
+def test_nothing_measured_has_no_winner():
+    assert decide([Entry(pipeline="rag", n=0, errors=0)]) == (None, [], None)
+
+
+def test_eval_all_then_scoreboard_json(ws, fake):  # noqa: F811
+    from sandbox.cli import app
+
+    result = CliRunner().invoke(app, ["--workspace", str(ws.root), "eval", "--all", "--json", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    boards = json.loads(result.output)
+    assert [b["dataset"] for b in boards] == ["valves"]
+    board = boards[0]
+    assert board["metric"] and board["questions"] == 2 and board["winner"] in ("few-shot", "rag", "fine-tuned")
+    assert {e["pipeline"]: e["n"] for e in board["entries"]} == {"few-shot": 2, "rag": 2, "fine-tuned": 2}
+    ran = len(fake.requests)
+    again = CliRunner().invoke(app, ["--workspace", str(ws.root), "scoreboard", "--json"])
+    assert json.loads(again.output) == boards and len(fake.requests) == ran  # reads stored evals, calls nothing
+    table = CliRunner().invoke(app, ["--workspace", str(ws.root), "scoreboard"])
+    assert "valves" in table.output and "Winner:" in table.output
+
+
+def test_markdown_table_has_a_row_per_pipeline(ws, fake):  # noqa: F811
+    from fakes import FakeEmbedder
+    from sandbox.evaluate import run_eval
+    from sandbox.scoreboard import scoreboard
+
+    run_eval(ws, "valves", limit=1, embedder=FakeEmbedder())
+    text = markdown(scoreboard(ws))
+    assert text.count("| valves |") == 3 and "mean [95% CI]" in text
+
+
+def test_advisor_tab_shows_the_scoreboard(ws, fake):  # noqa: F811
+    from sandbox.app.advisor_tab import scoreboard_rows
+    from sandbox.app.context import AppContext
+    from fakes import FakeEmbedder
+    from sandbox.evaluate import run_eval
+
+    ctx = AppContext.for_workspace(ws)
+    assert [r[4] for r in scoreboard_rows(ctx)] == ["—"] * 3  # nothing measured yet
+    run_eval(ws, "valves", limit=2, embedder=FakeEmbedder(), store=ctx.store)
+    rows = scoreboard_rows(ctx)
+    assert [r[2] for r in rows] == ["few-shot", "rag", "fine-tuned"] and all("[" in r[4] for r in rows)
+    assert sum(bool(r[8]) for r in rows) == 1  # one row names the winner
+
+
+def test_a_resumed_eval_retries_failed_answers(ws, fake):  # noqa: F811
+    from fakes import FakeEmbedder
+    from fakeserver import Reply
+    from sandbox.evaluate import run_eval
+    from test_evaluate import scripted
+
+    script = fake.script
+    fake.script = lambda body: Reply(status=500)
+    first = run_eval(ws, "valves", limit=2, pipelines=["few-shot"], embedder=FakeEmbedder())
+    assert first.pipelines["few-shot"].errors == 2
+    fake.script = script
+    again = run_eval(ws, "valves", limit=2, pipelines=["few-shot"], embedder=FakeEmbedder())
+    assert again.ran == 2 and again.pipelines["few-shot"].errors == 0 and again.pipelines["few-shot"].n == 2
+    assert run_eval(ws, "valves", limit=2, pipelines=["few-shot"], embedder=FakeEmbedder()).ran == 0
