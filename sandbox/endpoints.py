@@ -25,7 +25,7 @@ from sandbox.config import EndpointConfig, Workspace
 from sandbox.errors import EndpointError
 from sandbox.text import redact
 from sandbox.localserver import local_base_url
-from sandbox.server.inprocess import wait_until_loaded
+from sandbox.server.inprocess import token_for, wait_until_loaded
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 BACKOFF_BASE_S = 0.5
@@ -54,6 +54,13 @@ def cost_usd(config: EndpointConfig, prompt_tokens: int, completion_tokens: int)
 
 def estimate_tokens(text: str) -> int:
     return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
+
+
+def api_key_for(config: EndpointConfig, base_url: str) -> str:
+    """The key to send: for ``local``, this process's server's per-start token; else the configured key."""
+    if config.is_local and (token := token_for(base_url)):
+        return token
+    return config.api_key()
 
 
 def resolve_base_url(workspace: Workspace, config: EndpointConfig) -> str:
@@ -139,7 +146,7 @@ class ChatEndpoint:
                 what, retryable = self._describe(exc)
                 if not retryable or emitted or attempt == attempts:
                     tries = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
-                    what = redact(what, [self.config.api_key()])  # an endpoint may echo the key it was sent
+                    what = redact(what, [api_key_for(self.config, self.base_url)])  # an endpoint may echo the key it was sent
                     raise EndpointError(f"{self._where(model)}: {what} ({tries}).", self._hint(exc)) from exc
                 await asyncio.sleep(self._backoff(attempt, exc))
                 continue
@@ -149,7 +156,7 @@ class ChatEndpoint:
         raise AssertionError("unreachable")
 
     async def _stream(self, messages, model, max_tokens, temperature, on_delta) -> Reply:
-        client = _client(self.base_url, self.config.api_key(), self.config.timeout_s)
+        client = _client(self.base_url, api_key_for(self.config, self.base_url), self.config.timeout_s)
         stream = await client.chat.completions.create(
             model=model, messages=messages, max_tokens=max_tokens, temperature=temperature,
             stream=True, stream_options={"include_usage": True},

@@ -15,10 +15,11 @@ def local_job_runner(workspace) -> LocalJobRunner:
     return LocalJobRunner(workspace_root(workspace) / STATE_DIR)
 
 
-def start_local_server(workspace, port: int = 0, *, generator=None, preload: bool = True) -> inprocess.LocalServer:
+def start_local_server(workspace, port: int = 0, *, generator=None, preload: bool = True,
+                       api_key: str | None = None) -> inprocess.LocalServer:
     """The server with local fine-tuning on 127.0.0.1 (``port=0``: a free one), once it answers."""
     return inprocess.start_local_server(workspace, port, generator=generator, preload=preload,
-                                        job_runner=local_job_runner(workspace))
+                                        job_runner=local_job_runner(workspace), api_key=api_key)
 
 
 def local_base_url(workspace) -> str:

@@ -103,3 +103,79 @@ endpoint = "a"
     assert "sk-a-0123456789" not in error and other_key not in error and error.count("[redacted]") == 2
     assert b"0123456789" not in ws.db_path.read_bytes() and other_key.encode() not in ws.db_path.read_bytes()
     assert [r.error for r in store.runs()] == [error]
+
+
+# row 3 (model server): Host allow-list, same origin only, bearer token; row 5: bodies bounded while streaming
+@pytest.fixture
+def guarded_server(workspace_dir):
+    from sandbox.localserver import start_local_server
+    from test_server_api import FakeGenerator
+
+    (workspace_dir / "sandbox.toml").write_text('[limits]\nrequest_mb = 1\n[server]\nallowed_hosts = ["models.lan"]\n')
+    with start_local_server(load_workspace(workspace_dir), generator=FakeGenerator(), preload=False,
+                            api_key="per-start-token") as server:
+        yield server
+
+
+def test_server_refuses_rebinding_hosts_other_origins_and_missing_tokens(guarded_server):
+    import httpx
+
+    url, ok = guarded_server.base_url + "/models", {"Authorization": "Bearer per-start-token"}
+    port = guarded_server.port
+    assert httpx.get(url, headers=ok).status_code == 200
+    assert httpx.get(url, headers={**ok, "Host": f"models.lan:{port}"}).status_code == 200  # configured name
+    rebound = httpx.get(url, headers={**ok, "Host": "rebind.evil.example", "Origin": "http://rebind.evil.example"})
+    assert rebound.status_code == 400 and "access-control-allow-origin" not in rebound.headers
+    assert "allowed_hosts" in rebound.json()["error"]["message"]
+    for origin in (f"http://127.0.0.1:{port + 1}", "http://evil.example", "null"):
+        response = httpx.get(url, headers={**ok, "Origin": origin})
+        assert response.status_code == 403 and "access-control-allow-origin" not in response.headers
+    assert httpx.get(url, headers={**ok, "Origin": f"http://127.0.0.1:{port}"}).status_code == 200
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "per-start-token"}):
+        assert httpx.get(url, headers=headers).status_code == 401
+
+
+def test_server_file_uploads_are_bounded_while_streaming(guarded_server):
+    import httpx
+
+    url = guarded_server.base_url + "/files"
+    auth = {"Authorization": "Bearer per-start-token"}
+    big = httpx.post(url, headers=auth, files={"file": ("a.jsonl", b"x" * (3 * 2**20))}, data={"purpose": "fine-tune"})
+    assert big.status_code == 413 and "request_mb" in big.json()["error"]["message"]
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jsonl\"\r\n\r\n"
+        for _ in range(40):
+            yield b"y" * 65536
+    streamed = httpx.post(url, headers={**auth, "Content-Type": "multipart/form-data; boundary=b"}, content=chunks())
+    assert streamed.status_code == 413
+    small = httpx.post(url, headers=auth, files={"file": ("a.jsonl", b'{"messages": []}\n')}, data={"purpose": "fine-tune"})
+    assert small.status_code == 200
+    cross_site = httpx.post(url, headers={**auth, "Origin": "http://evil.example"},
+                            files={"file": ("a.jsonl", b"{}\n")}, data={"purpose": "fine-tune"})
+    assert cross_site.status_code == 403
+
+
+def test_in_process_server_uses_a_per_start_token(workspace_dir, monkeypatch):
+    import httpx
+
+    from sandbox.config import EndpointConfig
+    from sandbox.endpoints import ChatEndpoint
+    from sandbox.localserver import local_base_url
+    from sandbox.server import inprocess
+    from test_server_api import BASE, FakeGenerator
+
+    real_start = inprocess.start_local_server
+    monkeypatch.setattr(inprocess, "start_local_server",
+                        lambda ws, **kw: real_start(ws, generator=FakeGenerator(), **{**kw, "preload": False}))
+    ws = load_workspace(workspace_dir)
+    url = local_base_url(ws)
+    try:
+        token = inprocess.token_for(url)
+        assert token and len(token) >= 32
+        assert httpx.get(url + "/models").status_code == 401  # another program or user without the token
+        reply = asyncio.run(ChatEndpoint("local", EndpointConfig(model=BASE), url).complete(
+            [{"role": "user", "content": "one two"}], model=BASE, max_tokens=2))
+        assert reply.text
+    finally:
+        inprocess._servers.pop(ws.root.resolve()).stop()

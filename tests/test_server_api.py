@@ -56,7 +56,7 @@ def fake():
 
 @pytest.fixture
 def client(tmp_path, fake):
-    with TestClient(create_app(tmp_path, fake)) as c:
+    with TestClient(create_app(tmp_path, fake), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -183,7 +183,7 @@ def test_concurrent_requests_reach_the_generator_together(tmp_path):
         return original(*args)
 
     fake.run = meeting_run
-    with TestClient(create_app(tmp_path, fake)) as client:
+    with TestClient(create_app(tmp_path, fake), base_url="http://127.0.0.1") as client:
         results = []
         threads = [threading.Thread(target=lambda: results.append(chat(client, max_tokens=5).status_code)) for _ in range(3)]
         for t in threads:
@@ -196,7 +196,7 @@ def test_concurrent_requests_reach_the_generator_together(tmp_path):
 def test_generation_error_is_500_openai_shaped(tmp_path):
     fake = FakeGenerator()
     fake.run = lambda *a: (_ for _ in ()).throw(RuntimeError("boom"))
-    with TestClient(create_app(tmp_path, fake), raise_server_exceptions=False) as client:
+    with TestClient(create_app(tmp_path, fake), base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
         err = assert_error(chat(client, max_tokens=2), 500)
     assert err["type"] == "server_error" and "boom" in err["message"]
 

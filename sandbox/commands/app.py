@@ -14,6 +14,7 @@ from sandbox.cli import app, console, print_json, workspace
 from sandbox.errors import ConfigError
 from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.localserver import local_base_url
+from sandbox.server.inprocess import token_for
 
 AUTH_ENV = "SANDBOX_APP_AUTH"
 judgments_app = typer.Typer(help="Export and summarise the judgments people made in the app.", no_args_is_help=True)
@@ -56,7 +57,8 @@ def preload_local_model(ws) -> threading.Thread | None:
 
             base = local_base_url(ws)
             # one token makes the server load the weights now rather than on the first question
-            httpx.post(f"{base}/chat/completions", timeout=600, json={
+            token = token_for(base)
+            httpx.post(f"{base}/chat/completions", timeout=600, headers={"Authorization": f"Bearer {token}"} if token else {}, json={
                 "model": ws.settings.endpoints["local"].model if "local" in ws.settings.endpoints else "",
                 "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
         except Exception as exc:  # noqa: BLE001 - a background warm-up must never kill the app; the first question reports it

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from sandbox.cli import app, workspace
+from sandbox.config import EndpointConfig
 from sandbox.localserver import local_job_runner
 
 LOOPBACK_NAMES = {"localhost"}
@@ -18,12 +19,13 @@ LOOPBACK_NAMES = {"localhost"}
 def serve(
     host: Optional[str] = typer.Option(None, help="Interface to bind (default: server.host in sandbox.toml, 127.0.0.1)."),
     port: Optional[int] = typer.Option(None, help="Port (default: server.port in sandbox.toml, 8700)."),
-    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address (no auth!)."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address (set [server] api_key_env to require a token)."),
     precision: Optional[str] = typer.Option(None, help="fp32, bf16 or int8 (default: server.precision in sandbox.toml, bf16)."),
 ) -> None:
     """Serve SmolLM2-135M-Instruct and your fine-tuned adapters over the OpenAI API (/v1/chat/completions).
 
-    Point any OpenAI client at the printed base URL; the API key can be any string.
+    Point any OpenAI client at the printed base URL. The API key can be any string unless [server] api_key_env
+    names a variable: then the server requires its value as bearer token.
     """
     import uvicorn
 
@@ -31,24 +33,36 @@ def serve(
     from sandbox.server.model import LocalModel
 
     ws = workspace()
-    host = host or ws.settings.server.host
-    port = port if port is not None else ws.settings.server.port
+    server = ws.settings.server
+    host = host or server.host
+    port = port if port is not None else server.port
+    api_key = server_api_key(server)
     if not _is_loopback(host) and not allow_remote:
         typer.secho(
-            f"Refusing to bind {host}: the server has no authentication, so anyone on the network could use it.\n"
-            "  Fix: use --host 127.0.0.1, or pass --allow-remote if you really mean it.",
+            f"Refusing to bind {host}: anyone on the network could reach the server.\n"
+            "  Fix: use --host 127.0.0.1, or set [server] api_key_env (a bearer token) and pass --allow-remote.",
             fg=typer.colors.RED,
             err=True,
         )
         raise typer.Exit(2)
-    server = ws.settings.server
     generator = LocalModel(ws.root, precision=precision or getattr(server, "precision", "bf16"), threads=server.threads)
     base_url = f"http://{host}:{port}/v1"
+    key = f'os.environ["{server.api_key_env}"]' if api_key else '"unused"'
     typer.echo(f"Serving on {base_url}  (workspace {ws.root}, precision {generator.precision})")
-    typer.echo(f'  from openai import OpenAI; client = OpenAI(base_url="{base_url}", api_key="unused")')
-    typer.echo(f"  or: export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=unused")
+    typer.echo(f'  from openai import OpenAI; client = OpenAI(base_url="{base_url}", api_key={key})')
+    typer.echo(f"  or: export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=" + (f"${server.api_key_env}" if api_key else "unused"))
+    if not api_key:
+        typer.echo("No token required (set [server] api_key_env to require one): fine on a one-user machine only.")
     typer.echo("The model loads in the background; the first answer waits for it. Ctrl+C stops.")
-    uvicorn.run(create_app(ws, generator, job_runner=local_job_runner(ws), preload=True), host=host, port=port, log_level="warning")
+    app_ = create_app(ws, generator, job_runner=local_job_runner(ws), preload=True, api_key=api_key, host=host)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def server_api_key(server) -> str | None:
+    """The bearer token `sandbox serve` requires: the value of [server] api_key_env (None: that is not set)."""
+    if not server.api_key_env:
+        return None
+    return EndpointConfig(api_key_env=server.api_key_env).api_key()  # unset variable: ConfigError saying so
 
 
 def _is_loopback(host: str) -> bool:

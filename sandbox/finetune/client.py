@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from sandbox.endpoints import resolve_base_url
+from sandbox.endpoints import api_key_for, resolve_base_url
 from sandbox.errors import FineTuneError
 from sandbox.finetune.state import TERMINAL
 
@@ -30,7 +30,8 @@ def make_client(workspace, endpoint: str = "local"):
         raise FineTuneError(f"No endpoint named {endpoint!r}.",
                             f"Define [endpoints.{endpoint}] in sandbox.toml (available: {', '.join(settings.endpoints)}).")
     config = settings.endpoints[endpoint]
-    return OpenAI(base_url=resolve_base_url(workspace, config), api_key=config.api_key(), timeout=max(config.timeout_s, 120), max_retries=config.max_retries)
+    base_url = resolve_base_url(workspace, config)
+    return OpenAI(base_url=base_url, api_key=api_key_for(config, base_url), timeout=max(config.timeout_s, 120), max_retries=config.max_retries)
 
 
 def _refusal(exc: Exception, action: str) -> FineTuneError:

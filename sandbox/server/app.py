@@ -22,11 +22,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.config import workspace_root
+from sandbox.config import Settings, workspace_root
 from sandbox.server import files, fine_tuning, schemas
 from sandbox.server.batching import MAX_BATCH
 from sandbox.server.fine_tuning import JobRunner
 from sandbox.server.model import Generator, LocalModel
+from sandbox.webguard import Guard, allowed_hosts
 from sandbox.server.schemas import APIError, ChatRequest
 
 log = logging.getLogger("sandbox.server")
@@ -36,10 +37,11 @@ MAX_WAITING = 64  # requests waiting for generation at once (threads); more queu
 
 
 def create_app(workspace, generator: Generator | None = None, *, job_runner: JobRunner | None = None,
-               preload: bool = False) -> FastAPI:
+               preload: bool = False, api_key: str | None = None, host: str = "127.0.0.1") -> FastAPI:
     """The server app for a workspace; ``generator`` defaults to the real local model. With a ``job_runner``
     the app also serves OpenAI's /v1/files and /v1/fine_tuning/jobs over it (the caller picks the backend,
-    so this package never imports the fine-tuning one)."""
+    so this package never imports the fine-tuning one). Every request passes ``sandbox.webguard``: Host
+    allow-list for ``host``, same origin only, ``api_key`` as bearer token if given, bounded bodies."""
     root = workspace_root(workspace)
     if generator is None:
         generator = default_generator(workspace)
@@ -61,6 +63,9 @@ def create_app(workspace, generator: Generator | None = None, *, job_runner: Job
     app.state.worker = worker
     app.state.job_runner = job_runner  # the files and fine_tuning routers reach it here
     _install_error_handlers(app)
+    settings = getattr(workspace, "settings", None) or Settings()
+    app.add_middleware(Guard, hosts=allowed_hosts(host, settings.server.allowed_hosts), token=api_key,
+                       max_body=int(settings.limits.request_mb * 2**20))
     _add_routes(app, generator, worker)
     if job_runner is not None:
         app.include_router(files.router)

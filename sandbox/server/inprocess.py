@@ -2,13 +2,16 @@
 
 ``start_local_server`` starts uvicorn in a background thread and returns once ``/v1/models``
 answers; the model loads in the background meanwhile (``preload``), so the first chat request waits
-only for what is left. ``local_base_url`` gives each workspace one shared server per process.
+only for what is left. ``local_base_url`` gives each workspace one shared server per process; that
+server requires a random bearer token made at its start (``token_for`` gives it to this process's clients),
+so other local users and other programs cannot use it.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import socket
 import threading
 import time
@@ -26,10 +29,11 @@ _servers_lock = threading.Lock()
 class LocalServer:
     """A uvicorn server in a daemon thread; ``.base_url`` is ``http://127.0.0.1:PORT/v1``."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None):
         import uvicorn
 
         self.app = app
+        self.api_key = api_key
         self.host = host
         self._socket = _bind(host, port)
         self.port = self._socket.getsockname()[1]
@@ -51,7 +55,7 @@ class LocalServer:
         while time.monotonic() < deadline:
             if not self._thread.is_alive():
                 raise RuntimeError(f"The local server on port {self.port} stopped while starting.")
-            if self._server.started and _answers(self.base_url + "/models"):
+            if self._server.started and _answers(self.base_url + "/models", self.api_key):
                 return self
             time.sleep(0.05)
         self.stop()
@@ -73,12 +77,14 @@ class LocalServer:
         self.stop()
 
 
-def start_local_server(workspace, port: int = 0, *, generator=None, job_runner=None, preload: bool = True) -> LocalServer:
-    """Start a server for ``workspace`` on 127.0.0.1 (``port=0``: a free one) and wait until it answers."""
+def start_local_server(workspace, port: int = 0, *, generator=None, job_runner=None, preload: bool = True,
+                       api_key: str | None = None) -> LocalServer:
+    """Start a server for ``workspace`` on 127.0.0.1 (``port=0``: a free one) and wait until it answers;
+    with ``api_key`` it requires that bearer token."""
     from sandbox.server.app import create_app  # fastapi: loaded only when serving
 
-    app = create_app(workspace, generator, job_runner=job_runner, preload=preload)
-    return LocalServer(app, "127.0.0.1", port).start()
+    app = create_app(workspace, generator, job_runner=job_runner, preload=preload, api_key=api_key)
+    return LocalServer(app, "127.0.0.1", port, api_key=api_key).start()
 
 
 def local_base_url(workspace, job_runner=None) -> str:
@@ -90,8 +96,16 @@ def local_base_url(workspace, job_runner=None) -> str:
     with _servers_lock:
         server = _servers.get(root)
         if server is None or not server._thread.is_alive():
-            server = _servers[root] = start_local_server(workspace, job_runner=job_runner)
+            server = _servers[root] = start_local_server(workspace, job_runner=job_runner,
+                                                         api_key=secrets.token_urlsafe(32))
         return server.base_url
+
+
+def token_for(base_url: str) -> str | None:
+    """The bearer token of this process's server at ``base_url`` (None: not ours, or it needs none)."""
+    with _servers_lock:
+        server = next((s for s in _servers.values() if s.base_url == base_url.rstrip("/")), None)
+    return server.api_key if server else None
 
 
 def wait_until_loaded(base_url: str) -> None:
@@ -122,9 +136,10 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, api_key: str | None = None) -> bool:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
