@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sandbox import PIPELINES
 from sandbox.errors import ConfigError, DatasetNotFound
@@ -62,8 +62,16 @@ class PipelineConfig(_Section):
     endpoint: str = LOCAL
     model: str = Field("", description="overrides the endpoint's model (fine-tuned: written by `sandbox finetune`)")
     k: int = Field(4, description="few-shot examples or RAG contexts per prompt")
+    retriever: str = Field("", description='RAG: "module:factory" returning a langchain-core BaseRetriever; empty: the dataset\'s index')
     max_tokens: int = 256
     temperature: float = 0.0
+
+    @field_validator("retriever")
+    @classmethod
+    def _module_colon_factory(cls, spec: str) -> str:
+        if spec and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", spec):
+            raise ValueError('write it as "module:factory", e.g. "my_retriever:make_retriever"')
+        return spec
 
 
 class IndexConfig(_Section):

@@ -49,6 +49,14 @@ class EndpointError(SandboxError):
     """An OpenAI-compatible endpoint failed (after retries) or answered nonsense."""
 
 
+class PipelineError(SandboxError):
+    """One pipeline's run failed (its record, error included, is stored already); ``run_id`` names it."""
+
+    def __init__(self, message: str, hint: str = "", run_id: str = ""):
+        super().__init__(message, hint)
+        self.run_id = run_id
+
+
 class FineTuneError(SandboxError):
     """A fine-tuning job could not be created or failed."""
 

@@ -69,6 +69,7 @@ model = "smollm2-135m-instruct"
 # [pipelines.rag]
 # endpoint = "local"
 # k = 4                             # retrieved contexts in the prompt
+# retriever = ""                    # "module:factory": your own LangChain retriever instead of the index (README)
 
 # [pipelines.fine-tuned]
 # endpoint = "local"

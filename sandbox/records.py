@@ -39,7 +39,7 @@ class RunRecord(BaseModel):
     schema_version: int = 1
     id: str = Field(default_factory=new_id)
     comparison_id: str = Field("", description="groups the runs of one side-by-side compare")
-    origin: Literal["ask", "app", "eval", "api"] = "ask"
+    origin: Literal["ask", "app", "eval", "api", "langchain"] = "ask"
     dataset: str = ""
     question_id: str = ""
     pipeline: str

@@ -1,4 +1,5 @@
-"""Deterministic stand-ins for tests and benchmarks: a bag-of-words embedder and a synchronous compare.
+"""Deterministic stand-ins for tests and benchmarks: a bag-of-words embedder (also as langchain-core
+``Embeddings``) and a synchronous compare.
 
 Benchmarks import this file with ``tests/`` on ``sys.path``, as they do ``fakeserver``.
 """
@@ -10,6 +11,7 @@ import hashlib
 import threading
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 from sandbox import PIPELINES
 from sandbox.compare import Done, check_pipelines, stream_compare
@@ -69,6 +71,19 @@ class FakeEmbedder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(self._tokenizer.tokenize(t)) for t in texts]
+
+
+class BagOfWordsEmbeddings(Embeddings):
+    """``FakeEmbedder`` as langchain-core ``Embeddings``, for a team's own vector store in tests."""
+
+    def __init__(self, dim: int = 64):
+        self.embedder = FakeEmbedder(dim)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
 
 
 async def _collect(workspace: Workspace, question: str, **kwargs) -> list[RunRecord]:

@@ -15,6 +15,7 @@ from typing import Any, Callable, ClassVar
 from pydantic import BaseModel, Field
 
 from sandbox.config import PipelineConfig, Workspace
+from sandbox.custom_retriever import load_retriever
 from sandbox.embeddings import get_embedder
 from sandbox.examples import Example, dataset_examples, load_examples, shared_system
 from sandbox.prompts import Prompt, load_prompt
@@ -32,6 +33,8 @@ class PreparedChat(BaseModel):
 
 class Resources:
     """Heavy shared objects (the embedder, one retriever per dataset), built lazily, once.
+
+    The retriever is the dataset's index, or the team's own when ``[pipelines.rag] retriever`` is set.
 
     Tests pass fakes in; the CLI and the app keep one per workspace so models load once.
     """
@@ -60,6 +63,8 @@ class Resources:
             if dataset not in self._retrievers:
                 if self._retriever_factory is not None:
                     self._retrievers[dataset] = self._retriever_factory(self.workspace, dataset)
+                elif spec := self.workspace.settings.pipelines["rag"].retriever:
+                    self._retrievers[dataset] = load_retriever(self.workspace, dataset, spec)
                 else:
                     self._retrievers[dataset] = Retriever(self.workspace, dataset, embedder=self.embedder())
             return self._retrievers[dataset]

@@ -1,4 +1,8 @@
-"""RAG: hybrid retrieval from the dataset's index; numbered contexts the model must cite as [n]."""
+"""RAG: hybrid retrieval from the dataset's index; numbered contexts the model must cite as [n].
+
+With ``[pipelines.rag] retriever = "module:factory"`` the team's own langchain-core retriever replaces the
+index (``sandbox.custom_retriever``); its documents become the same contexts.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,9 @@ class RagPipeline(Pipeline):
 
     def prepare(self, question: str) -> PreparedChat:
         contexts = self.retrieve(question)
+        if not contexts and self.config.retriever:
+            raise IndexStateError(f"The retriever of [pipelines.rag] retriever = {self.config.retriever!r} found no "
+                                  "documents for this question.", "Check what it searches, or ask about its content.")
         if not contexts:
             raise IndexStateError(
                 f"The index of dataset {self.dataset!r} returned no contexts.",
