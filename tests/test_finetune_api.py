@@ -92,11 +92,16 @@ def test_cancel_restart_persistence_and_killed_worker(workspace_dir, server):
     first = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, suffix="one",
                                            hyperparameters={"n_epochs": 2})
     assert first.status == "running" and first.hyperparameters.n_epochs == 2
+    first_pid = json.loads((workspace_dir / ".sandbox/finetune/jobs" / first.id / "job.json").read_text())["pid"]
     second = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, suffix="two")
     assert second.status == "queued"  # one worker at a time on a small machine
     assert second.hyperparameters.n_epochs == 3 and second.hyperparameters.batch_size == 8  # "auto" resolved
     cancelled = client.fine_tuning.jobs.cancel(first.id)
     assert cancelled.status == "cancelled"
+    with pytest.raises(openai.BadRequestError, match="already cancelled"):  # as OpenAI: a finished job is a 400
+        client.fine_tuning.jobs.cancel(first.id)
+    # the cancelled worker is reaped by the server, not left a zombie until the server stops
+    wait_for(lambda: not os.path.exists(f"/proc/{first_pid}"), 60)
     # the queued job starts once the first is out of the way
     running = wait_for(lambda: (j := client.fine_tuning.jobs.retrieve(second.id)).status == "running" and j)
     events = client.fine_tuning.jobs.list_events(first.id).data

@@ -122,10 +122,22 @@ def test_bad_requests_are_400_with_param(client, body, param):
     assert err["type"] == "invalid_request_error"
 
 
-def test_missing_model_and_invalid_json(client):
-    assert_error(client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}), 400, "model")
-    resp = client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
-    assert "not valid JSON" in assert_error(resp, 400)["message"]
+def test_missing_field_and_invalid_json_use_openai_codes(tmp_path, fake):
+    from sandbox.finetune.jobs import LocalJobRunner
+
+    with TestClient(create_app(tmp_path, fake, job_runner=LocalJobRunner(tmp_path / ".sandbox"))) as client:
+        _check_missing_and_invalid_json(client)
+
+
+def _check_missing_and_invalid_json(client):
+    err = assert_error(client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}), 400, "model")
+    assert err["code"] == "missing_required_parameter"
+    for path in ("/v1/chat/completions", "/v1/fine_tuning/jobs"):
+        resp = client.post(path, content=b"{not json", headers={"content-type": "application/json"})
+        err = assert_error(resp, 400)
+        assert "JSON" in err["message"] and err["param"] is None and err["code"] is None  # no byte offset as param
+    err = assert_error(client.post("/v1/fine_tuning/jobs", json={"model": BASE}), 400, "training_file")
+    assert err["code"] == "missing_required_parameter"
 
 
 def test_unknown_model_is_404(client):

@@ -153,9 +153,12 @@ def _start(state_dir: Path, jobs: JobStore, job: JobRecord) -> JobRecord:
 
 
 def cancel(state_dir: Path, job_id: str) -> JobRecord:
+    """Cancel a queued or running job (OpenAI refuses to cancel a finished one, so do we); the worker gets
+    SIGTERM (it stops between steps) and is reaped in the background, SIGKILLed after ``CANCEL_GRACE_S``."""
     job = refresh(state_dir, job_id)
     if job.done:
-        return job
+        raise InvalidRequest(f"Job {job_id} has already {job.status}; only a queued or running job can be cancelled.",
+                             "fine_tuning_job_id", "invalid_request")
     jobs = JobStore(state_dir)
     with _lock:
         pid = job.pid
@@ -163,11 +166,28 @@ def cancel(state_dir: Path, job_id: str) -> JobRecord:
         jobs.save(job)
         jobs.event(job.id, "Fine-tuning job cancelled.")
         if job.pid and pid_alive(pid, job.id):
-            try:
-                os.killpg(pid, signal.SIGTERM)
-            except OSError:
-                pass
+            _signal_group(pid, signal.SIGTERM)
+            if pid in _children:  # ours: wait for it, or it stays a zombie until the server exits
+                threading.Thread(target=_reap, args=(_children.pop(pid),), name=f"reap-{pid}", daemon=True).start()
     return job
+
+
+CANCEL_GRACE_S = 30.0
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except OSError:  # already gone
+        pass
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    try:
+        proc.wait(timeout=CANCEL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def list_jobs(state_dir: Path) -> list[JobRecord]:

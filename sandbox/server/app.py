@@ -28,7 +28,7 @@ from sandbox.server.batching import MAX_BATCH
 from sandbox.server.fine_tuning import JobRunner
 from sandbox.server.model import Generator, LocalModel
 from sandbox.webguard import Guard, allowed_hosts
-from sandbox.server.schemas import APIError, ChatRequest
+from sandbox.server.schemas import APIError, ChatRequest, missing_parameter, not_json
 
 log = logging.getLogger("sandbox.server")
 
@@ -201,14 +201,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
+    """OpenAI's shapes: ``param`` names a request field (never a byte offset), a missing field is
+    ``missing_required_parameter``."""
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    param = ".".join(loc) or None
     if first.get("type") == "json_invalid":
-        message = "The request body is not valid JSON."
-    else:
-        message = f"Invalid value for {param or 'the request'}: {first.get('msg')}"
-        if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        return not_json().body()
+    param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+    if first.get("type") == "missing":
+        return missing_parameter(param).body()
+    message = f"Invalid value for {param or 'the request'}: {first.get('msg')}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return APIError(400, message, param=param, code="invalid_value").body()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from sandbox.errors import InvalidRequest
-from sandbox.server.schemas import APIError
+from sandbox.server.schemas import APIError, missing_parameter, not_json
 
 
 class JobRunner(Protocol):
@@ -54,9 +54,16 @@ def _call(fn, *args, **kwargs):
 
 @router.post("/v1/fine_tuning/jobs")
 async def create(request: Request) -> dict[str, Any]:
-    body = await request.json()
-    if not isinstance(body, dict) or not isinstance(body.get("training_file"), str):
-        raise APIError(400, "'training_file' (a file id from /v1/files) is required.", param="training_file")
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise not_json() from exc
+    if not isinstance(body, dict):
+        raise APIError(400, "The request body must be a JSON object.")
+    if "training_file" not in body:
+        raise missing_parameter("training_file")
+    if not isinstance(body["training_file"], str):
+        raise APIError(400, "'training_file' must be a file id from /v1/files.", param="training_file", code="invalid_value")
     method = body.get("method") or {}
     hp = body.get("hyperparameters") or (method.get("supervised") or {}).get("hyperparameters") or {}
     if method and method.get("type", "supervised") != "supervised":

@@ -30,6 +30,16 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
     return APIError(400, message, param=param, code=code)
 
 
+def not_json() -> APIError:
+    # OpenAI's own answer has param and code null
+    return APIError(400, "We could not parse the JSON body of your request: send a JSON object with "
+                         "Content-Type: application/json.")
+
+
+def missing_parameter(param: str | None) -> APIError:
+    return APIError(400, f"Missing required parameter: {param!r}.", param=param, code="missing_required_parameter")
+
+
 def model_not_found(model: str, available: list[str]) -> APIError:
     return APIError(
         404,
