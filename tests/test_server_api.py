@@ -125,7 +125,7 @@ def test_bad_requests_are_400_with_param(client, body, param):
 def test_missing_field_and_invalid_json_use_openai_codes(tmp_path, fake):
     from sandbox.finetune.jobs import LocalJobRunner
 
-    with TestClient(create_app(tmp_path, fake, job_runner=LocalJobRunner(tmp_path / ".sandbox"))) as client:
+    with TestClient(create_app(tmp_path, fake, job_runner=LocalJobRunner(tmp_path / ".sandbox")), base_url="http://127.0.0.1") as client:
         _check_missing_and_invalid_json(client)
 
 
