@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from sandbox.corpus import Document
 
-CHUNKER_VERSION = "1"  # bump when chunk boundaries change, so indexes re-chunk
+CHUNKER_VERSION = "2"  # 2: tables from HTML and DOCX arrive as Markdown tables
+# bump when chunk boundaries or chunk text change, so indexes re-chunk
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9À-Ý])|\n+")
 
 

@@ -156,6 +156,7 @@ async def _run_one(workspace: Workspace, name: str, record: RunRecord, resources
             started = time.perf_counter() - preparing  # latency: building this prompt + the call
         record.endpoint = endpoint.name
         record.model, record.prompt_messages, record.contexts = prepared.model, prepared.messages, prepared.contexts
+        record.evidence = prepared.evidence
         config = pipeline.config
         waiting = time.perf_counter()
         async with limiter or contextlib.nullcontext():

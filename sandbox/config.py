@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -63,6 +63,9 @@ class PipelineConfig(_Section):
     model: str = Field("", description="overrides the endpoint's model (fine-tuned: written by `sandbox finetune`)")
     k: int = Field(4, description="few-shot examples or RAG contexts per prompt")
     retriever: str = Field("", description='RAG: "module:factory" returning a langchain-core BaseRetriever; empty: the dataset\'s index')
+    context: Literal["sentences", "chunks"] = Field(
+        "sentences", description="RAG: the best sentences of the k chunks, or the chunks whole (sandbox.evidence)")
+    sentences: int = Field(4, ge=1, description='RAG evidence sentences per prompt (context = "sentences")')
     max_tokens: int = 256
     temperature: float = 0.0
 

@@ -138,6 +138,12 @@ def html_blocks(data: bytes) -> tuple[list[Block], str]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(_INVISIBLE):
         tag.decompose()
+    for table in reversed(soup.find_all("table")):  # innermost first; a table becomes one Markdown block
+        rows = [[cell.get_text(" ", strip=True) for cell in tr.find_all(["th", "td"], recursive=False)]
+                for tr in table.find_all("tr")]
+        block = soup.new_tag("pre")
+        block.string = markdown_table(rows)
+        table.replace_with(block)
     groups: list[tuple[object, list[str]]] = []  # (enclosing block element, its strings in order)
     for string in soup.find_all(string=True):
         if not isinstance(string, NavigableString) or isinstance(string, (Comment, Declaration, Doctype, ProcessingInstruction)):
@@ -197,11 +203,23 @@ def docx_blocks(data: bytes) -> list[Block]:
         level = int(match.group(1)) if match else (1 if style == "Title" else 0)
         blocks.append(Block(text=text, level=min(level, 6)))
     for table in document.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells if c.text.strip()]
-            if cells:
-                blocks.append(Block(text=" | ".join(dict.fromkeys(cells))))
+        # python-docx repeats a merged cell once per grid column it spans: keep each cell once
+        rows = [list(dict.fromkeys(c.text.strip() for c in row.cells)) for row in table.rows]
+        if text := markdown_table(rows):
+            blocks.append(Block(text=text))
     return blocks
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    """A table as a Markdown pipe table (first row = header), so every format reaches the chunker and
+    the RAG context builder (``sandbox.evidence``) in one shape that keeps rows and headers."""
+    rows = [[re.sub(r"\s+", " ", cell).replace("|", "/").strip() for cell in row] for row in rows]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    lines.insert(1, "| " + " | ".join("---" for _ in rows[0]) + " |")
+    return "\n".join(lines)
 
 
 def _load_blocks(path: Path, data: bytes) -> tuple[list[Block], str]:

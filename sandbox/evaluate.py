@@ -28,6 +28,7 @@ from sandbox.endpoints import ChatEndpoint, resolve_base_url
 from sandbox.errors import ConfigError, DataError, SandboxError
 from sandbox.prompts import load_prompt
 from sandbox.questions import load_questions
+from sandbox.pipelines import pipeline_class
 from sandbox.records import Judgment, RunRecord
 from sandbox.store import Store, open_store
 
@@ -83,6 +84,7 @@ def pipeline_config(workspace, dataset: str, pipeline: str) -> dict[str, Any]:
         "dataset": dataset, "pipeline": pipeline, "base_url": endpoint.base_url,
         "model": settings.model_for(pipeline, dataset), "k": cfg.k, "max_tokens": cfg.max_tokens,
         "temperature": cfg.temperature,
+        **{key: getattr(cfg, key) for key in pipeline_class(pipeline).settings_keys},
         "prompt_sha": hashlib.sha256(prompt.read_bytes()).hexdigest()[:16] if prompt.is_file() else "",
     }
 

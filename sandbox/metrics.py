@@ -178,8 +178,9 @@ def _tokens(text: str) -> list[tuple[str, str, bool]]:
     return out
 
 
-def _is_content(term: str) -> bool:
-    return term not in STOPWORDS and (len(term) > 1 or term.isdigit())
+def _is_content(raw: str, term: str) -> bool:
+    """Not a stop word (checked before stemming too: "does" must not become the content word "doe")."""
+    return raw.lower() not in STOPWORDS and term not in STOPWORDS and (len(term) > 1 or term.isdigit())
 
 
 def fact_terms(text: str) -> list[str]:
@@ -191,7 +192,7 @@ def fact_terms(text: str) -> list[str]:
     (three = 3); plurals are folded by the S-stemmer (warranties = warranty), nothing more,
     so ``calibrate`` and ``calibration`` stay different. Stop words and single letters are dropped.
     """
-    return [term for _, term, _ in _tokens(text) if _is_content(term)]
+    return [term for raw, term, _ in _tokens(text) if _is_content(raw, term)]
 
 
 def fact_recall(answer: str, reference: str) -> float | None:
@@ -211,7 +212,7 @@ def key_terms(reference: str, question: str = "") -> set[str]:
     asked = {term for _, term, _ in _tokens(question)}
     numbers, names = set(), set()
     for raw, term, first in _tokens(reference):
-        if term in asked or not _is_content(term):
+        if term in asked or not _is_content(raw, term):
             continue
         if any(ch.isdigit() for ch in raw):
             numbers.add(term)
@@ -317,3 +318,13 @@ def bootstrap_ci(values: Sequence[float], *, seed: int = 0, n_resamples: int = 1
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return mean, float(low), float(high)
+
+
+def paired_bootstrap_diff(a: Sequence[float], b: Sequence[float], *, seed: int = 0, n_resamples: int = 2000,
+                          level: float = 0.95) -> tuple[float, float, float]:
+    """(mean of a - b, low, high) over pairs (the same question answered two ways): resampling the
+    questions, not each side alone, so what the questions share cancels out. Pairs with a None drop."""
+    pairs = np.asarray([(x, y) for x, y in zip(a, b) if x is not None and y is not None], dtype=float)
+    if pairs.size == 0:
+        return (float("nan"),) * 3
+    return bootstrap_ci(pairs[:, 0] - pairs[:, 1], seed=seed, n_resamples=n_resamples, level=level)

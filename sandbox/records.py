@@ -33,6 +33,14 @@ class Context(BaseModel):
     chunk_id: str = ""
 
 
+class Evidence(BaseModel):
+    """One sentence of a retrieved chunk given to the model as evidence (``sandbox.evidence``)."""
+
+    source: str = Field(description="document path relative to the dataset's docs/")
+    text: str
+    score: float = 0.0
+
+
 class RunRecord(BaseModel):
     """One question answered by one pipeline."""
 
@@ -49,6 +57,7 @@ class RunRecord(BaseModel):
     response: str = ""
     reference: str | None = None
     contexts: list[Context] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list, description="sentences of the contexts the prompt held")
     prompt_messages: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
     latency_s: float = Field(0.0, description="building the prompt + the endpoint call; never one-time loading")
@@ -82,6 +91,7 @@ class RunRecord(BaseModel):
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,
             "contexts": [{"source": c.source, "text": c.text, "score": c.score} for c in self.contexts],
+            "evidence": [e.model_dump() for e in self.evidence],
         }
 
 

@@ -12,7 +12,7 @@ from sandbox.judging import VoteRefused
 from sandbox.compare import Delta, Done
 from sandbox.config import load_workspace
 from sandbox.errors import ConfigError, SandboxError
-from sandbox.records import Context, RunRecord
+from sandbox.records import Context, Evidence, RunRecord
 
 
 def scripted_stream(answers, errors=()):
@@ -25,13 +25,16 @@ def scripted_stream(answers, errors=()):
         for p in pipelines:
             record = RunRecord(pipeline=p, user_input=question, dataset=dataset, comparison_id="cmp-" + question,
                                response="" if p in errors else answers[p], error="HTTP 500 from endpoint" if p in errors else None,
-                               contexts=[Context(source="a.md", text="<b>chunk</b>", score=0.9)] if p == "rag" else [])
+                               contexts=[Context(source="a.md", text="<b>chunk</b>", score=0.9)] if p == "rag" else [],
+                               evidence=EVIDENCE if p == "rag" else [])
             if store:
                 store.add_run(record)
             yield Done(record)
     return stream
 
 
+EVIDENCE = [Evidence(source="a.md", text="Alpha and beta are <i>letters</i>.", score=0.2),
+            Evidence(source="b.md", text="Digits are not letters at all.", score=0.1)]
 ANSWERS = {"few-shot": "one two three", "rag": "alpha beta gamma", "fine-tuned": "x y z"}
 
 
@@ -69,6 +72,16 @@ def test_blind_hides_names_and_sources_until_vote(ctx):
     ctx.cast_vote(c, judge="ann", verdict="ABC"[i])
     view = column_view(c, i)
     assert view["header"].endswith("· rag") and "<b>chunk</b>" in view["sources"] and "Revealed" in status_view(c)
+
+
+def test_rag_evidence_shows_under_the_answer_after_the_vote_with_the_used_sentence_marked(ctx):
+    c, _ = run(ctx)
+    i = c.order.index("rag")
+    assert column_view(c, i)["evidence"] == ""  # blind: evidence would give RAG away
+    ctx.cast_vote(c, judge="ann", verdict="tie")
+    assert column_view(c, i)["evidence"] == ("▶ [1] Alpha and beta are <i>letters</i>.  (a.md)\n"
+                                             "  [2] Digits are not letters at all.  (b.md)")  # text, not HTML
+    assert column_view(c, c.order.index("few-shot"))["evidence"] == ""
 
 
 def test_vote_stored_with_order_ranks_ratings_tags(ctx):

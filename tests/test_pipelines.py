@@ -107,12 +107,32 @@ def test_few_shot_without_examples_says_what_to_add(tmp_path):
 
 
 def test_rag_numbers_contexts_and_keeps_them(ws):
+    ws.settings.pipelines["rag"].context = "chunks"
     retriever = ListRetriever(ws, "units")
     prepared = prepare(ws, "rag", "how many feet?", retriever_factory=lambda w, d: retriever)
     assert retriever.queries == [("how many feet?", 3)]
-    assert [c.source for c in prepared.contexts] == ["doc1.md", "doc2.md", "doc3.md"]
-    system = prepared.messages[0]["content"]
-    assert "[1] (doc1.md) chunk 1 text" in system and "[3] (doc3.md)" in system and system.startswith(SYSTEM)
+    assert [c.source for c in prepared.contexts] == ["doc1.md", "doc2.md", "doc3.md"] and prepared.evidence == []
+    assert prepared.messages[0] == {"role": "system", "content": SYSTEM}
+    user = prepared.messages[1]["content"]  # the context sits in the user turn, right before the question
+    assert user.startswith("[1] (doc1.md) chunk 1 text") and "[3] (doc3.md)" in user
+    assert user.endswith("Question: how many feet?")
+
+
+class SentenceRetriever(ListRetriever):
+    def search(self, query, k):
+        texts = ["One metre is 3.28 feet. Metres are SI units.", "A foot is 12 inches long. Inches are small."]
+        return [SimpleNamespace(source=f"doc{i}.md", chunk_id=f"doc{i}#0", text=t, score=1.0) for i, t in enumerate(texts)]
+
+
+def test_rag_sentences_put_the_best_sentences_in_the_prompt_and_keep_the_chunks(ws):
+    ws.settings.pipelines["rag"].sentences = 2
+    prepared = prepare(ws, "rag", "How many feet is one metre?", retriever_factory=SentenceRetriever)
+    assert [e.text for e in prepared.evidence][0] == "One metre is 3.28 feet."
+    assert len(prepared.evidence) == 2 and len(prepared.contexts) == 2  # contexts stay the retrieved chunks
+    assert "[1] One metre is 3.28 feet. (doc0.md)" in prepared.messages[-1]["content"]
+    # chunks with no usable sentence (short lines) fall back to the chunks themselves
+    fallback = prepare(ws, "rag", "how many feet?", retriever_factory=ListRetriever)
+    assert fallback.evidence == [] and "[1] (doc1.md) chunk 1 text" in fallback.messages[-1]["content"]
 
 
 def test_rag_without_index_says_run_sandbox_index(ws):

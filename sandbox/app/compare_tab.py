@@ -13,6 +13,7 @@ from sandbox import PIPELINES
 from sandbox.app import fine_tuned_column, popups, verdict_line
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
+from sandbox.evidence import supporting
 from sandbox.judging import LABELS, TAGS, Comparison, VoteRefused
 from sandbox.questions import load_questions as read_questions
 from sandbox.records import SHOWN_LOAD_S
@@ -40,7 +41,17 @@ def column_view(c: Comparison, index: int) -> dict[str, str]:
     else:
         answer = record.response
         meta = _meta(record, c.revealed)
-    return {"header": header, "answer": answer, "meta": meta, "sources": _sources(c, record)}
+    return {"header": header, "answer": answer, "meta": meta, "evidence": _evidence(c, record),
+            "sources": _sources(c, record)}
+
+
+def _evidence(c: Comparison, record) -> str:
+    """The evidence sentences the answer was built from, each with its source, the ones the answer
+    draws from marked ▶ (plain text). Hidden in blind mode: evidence would tell which answer is RAG."""
+    if record is None or not record.evidence or not c.revealed:
+        return ""
+    used = set(supporting(record.response, record.evidence))
+    return "\n".join(f"{'▶' if i in used else ' '} [{i + 1}] {e.text}  ({e.source})" for i, e in enumerate(record.evidence))
 
 
 def _meta(record, revealed: bool) -> str:
@@ -127,6 +138,7 @@ def answers_json(c: Comparison) -> dict[str, Any]:
                             cost_usd=record.cost_usd, model=record.model)
             item["pipeline"] = pipeline
             item["contexts"] = [x.model_dump() for x in (record.contexts if record else [])]
+            item["evidence"] = [x.model_dump() for x in (record.evidence if record else [])]
         answers.append(item)
     return {"comparison_id": c.comparison_id, "dataset": c.dataset, "question": c.question,
             "question_id": c.question_id, "blind": c.blind, "answers": answers}
@@ -191,7 +203,9 @@ def build(ctx: AppContext) -> None:
                     col = {"header": gr.Markdown(f"### {LABELS[i]}", elem_id=f"header-{i}"),
                            "answer": gr.Textbox(label="Answer", lines=10, max_lines=30, interactive=False,
                                                 elem_id=f"answer-{i}", buttons=["copy"]),
-                           "meta": gr.Textbox(show_label=False, container=False, interactive=False, elem_id=f"meta-{i}")}
+                           "meta": gr.Textbox(show_label=False, container=False, interactive=False, elem_id=f"meta-{i}"),
+                           "evidence": gr.Textbox(label="Evidence (sentences given to the model; ▶ = used)", lines=2,
+                                                  max_lines=8, interactive=False, elem_id=f"evidence-{i}")}
                     with gr.Accordion("Retrieved sources", open=False, elem_id=f"sources-acc-{i}"):
                         col["sources"] = gr.Textbox(show_label=False, lines=6, max_lines=30, interactive=False,
                                                     elem_id=f"sources-{i}")
@@ -206,7 +220,7 @@ def build(ctx: AppContext) -> None:
             comment = gr.Textbox(label="Comment (optional)", elem_id="comment", scale=3)
             vote_btn = gr.Button("Vote", variant="primary", elem_id="vote", scale=1)
 
-        view_outputs = [state, status] + [col[k] for col in cols for k in ("header", "answer", "meta", "sources")]
+        view_outputs = [state, status] + [col[k] for col in cols for k in ("header", "answer", "meta", "evidence", "sources")]
         reset_outputs = [verdict, comment] + [col[k] for col in cols for k in ("rank", "rating", "tags")]
 
         def render(c: Comparison | None) -> dict:

@@ -19,7 +19,7 @@ from sandbox.custom_retriever import load_retriever
 from sandbox.embeddings import get_embedder
 from sandbox.examples import Example, dataset_examples, load_examples, shared_system
 from sandbox.prompts import Prompt, load_prompt
-from sandbox.records import Context
+from sandbox.records import Context, Evidence
 from sandbox.retrieval import Retriever, index_version
 
 
@@ -29,6 +29,7 @@ class PreparedChat(BaseModel):
     messages: list[dict[str, Any]]
     model: str
     contexts: list[Context] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
 
 
 class Resources:
@@ -86,6 +87,7 @@ def cached_examples(path: Path) -> list[Example]:
 class Pipeline(ABC):
     name: ClassVar[str]
     prompt_name: ClassVar[str]
+    settings_keys: ClassVar[tuple[str, ...]] = ()  # [pipelines.X] keys beyond the shared ones that change answers
 
     def __init__(self, workspace: Workspace, dataset: str, resources: Resources):
         self.workspace = workspace

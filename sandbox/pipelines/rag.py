@@ -1,4 +1,8 @@
-"""RAG: hybrid retrieval from the dataset's index; numbered contexts the model must cite as [n].
+"""RAG: hybrid retrieval from the dataset's index, then a numbered context in the user turn.
+
+``[pipelines.rag] context = "sentences"`` (the default) puts the best sentences of the k chunks in the
+prompt (``sandbox.evidence``); ``"chunks"`` puts the chunks whole. Either way the context is numbered
+with its sources, so an answer can cite ``[n]``; the prompt does not demand it (see prompts/rag.yaml).
 
 With ``[pipelines.rag] retriever = "module:factory"`` the team's own langchain-core retriever replaces the
 index (``sandbox.custom_retriever``); its documents become the same contexts.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 
+from sandbox import evidence as E
 from sandbox.errors import IndexStateError
 from sandbox.pipelines.base import Pipeline, PreparedChat
 from sandbox.prompts import format_contexts
@@ -17,6 +22,7 @@ from sandbox.records import Context
 class RagPipeline(Pipeline):
     name = "rag"
     prompt_name = "rag"
+    settings_keys = ("context", "sentences")
 
     def load(self) -> None:
         with self._index_hint():
@@ -46,5 +52,10 @@ class RagPipeline(Pipeline):
                 f"The index of dataset {self.dataset!r} returned no contexts.",
                 f"Add documents to corpora/{self.dataset}/docs/ and run `sandbox index {self.dataset}`.",
             )
-        variables = {"instruction": self.instruction(), "context": format_contexts(contexts), "question": question}
-        return PreparedChat(messages=self.prompt().render(variables), model=self.model(), contexts=contexts)
+        evidence = []
+        if self.config.context == "sentences":
+            evidence = E.select(question, contexts, self.resources.embedder(), self.config.sentences)
+        context = E.format_evidence(evidence) if evidence else format_contexts(contexts)
+        variables = {"instruction": self.instruction(), "context": context, "question": question}
+        return PreparedChat(messages=self.prompt().render(variables), model=self.model(), contexts=contexts,
+                            evidence=evidence)
