@@ -27,7 +27,7 @@ from pathlib import Path
 from sandbox import metrics as M
 from sandbox.config import load_workspace
 from sandbox.endpoints import ChatEndpoint
-from sandbox.examples import load_questions
+from sandbox.questions import load_questions
 from sandbox.pipelines import Resources, pipeline_class
 from sandbox.prompts import format_contexts, load_prompt
 

@@ -137,7 +137,8 @@ def test_ask_json_in_requested_order_and_exit_zero(tmp_path, servers, monkeypatc
     assert data["question"] == "five metres in feet"
     assert [r["pipeline"] for r in data["results"]] == ["fine-tuned", "few-shot"]
     assert set(data["results"][0]) == {"pipeline", "model", "answer", "error", "latency_s", "load_s", "prompt_tokens",
-                                       "completion_tokens", "cost_usd", "contexts"}
+                                       "completion_tokens", "cost_usd", "contexts", "evidence"}  # evidence: RAG extra
+    assert data["results"][0]["evidence"] == []
     assert data["results"][0]["answer"] and "HTTP 500" in data["results"][1]["error"]
     assert len(Store(ws.db_path).runs()) == 2
 
