@@ -53,7 +53,8 @@ def test_three_pipelines_against_the_local_server(tiny_workspace):
         assert 0 < record.completion_tokens <= 12 and record.prompt_tokens > 0 and not record.usage_estimated
     few, rag, tuned = records
     assert rag.contexts and rag.contexts[0].source == "pumps.md"
-    assert "[1] (pumps.md)" in rag.prompt_messages[0]["content"]
+    assert rag.evidence and rag.evidence[0].source == "pumps.md"  # evidence sentences, numbered, before the question
+    assert rag.prompt_messages[-1]["content"].startswith("[1] ") and "(pumps.md)" in rag.prompt_messages[-1]["content"]
     assert few.prompt_tokens > tuned.prompt_tokens  # the fine-tuned prompt is the short one
     assert tuned.prompt_messages == [{"role": "system", "content": "Answer in one short sentence."},
                                      {"role": "user", "content": "Which seal kit fits the P-20 pump?"}]
