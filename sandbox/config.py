@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sandbox import PIPELINES
 from sandbox.errors import ConfigError, DatasetNotFound
-from sandbox.localmodel import BASE_MODEL_ID
+from sandbox.localmodel import BASE_MODEL_ID, model_id_for
 
 CONFIG_FILE = "sandbox.toml"
 STATE_DIR = ".sandbox"
@@ -97,6 +97,7 @@ class ServerConfig(_Section):
     threads: int = 0  # 0: let torch decide
     precision: str = Field("bf16", description="local model weights: fp32, bf16 or int8 (see sandbox serve --help)")
     max_batch: int = Field(16, ge=1, description="requests decoded together (continuous batching); 1: one at a time")
+    model: str = Field("", description="empty: the bundled SmolLM2-135M; else a .gguf file or an HF model folder")
     api_key_env: str = Field("", description="env var holding a bearer token `sandbox serve` requires; empty: no token (one-user machines)")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host headers accepted besides the bound host, localhost and 127.0.0.1 (app and server)")
 
@@ -146,6 +147,9 @@ class Settings(_Section):
     def _keep_builtins(self) -> "Settings":
         """A file that defines one endpoint or pipeline keeps the built-in others."""
         self.endpoints.setdefault(LOCAL, EndpointConfig())
+        local = self.endpoints[LOCAL]
+        if self.server.model and local.is_local and "model" not in local.model_fields_set:
+            local.model = model_id_for(self.server.model)  # the built-in server's model, by its served id
         for name in PIPELINES:
             self.pipelines.setdefault(name, PipelineConfig())
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -21,16 +22,17 @@ def serve(
     port: Optional[int] = typer.Option(None, help="Port (default: server.port in sandbox.toml, 8700)."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address (set [server] api_key_env to require a token)."),
     precision: Optional[str] = typer.Option(None, help="fp32, bf16 or int8 (default: server.precision in sandbox.toml, bf16)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A .gguf file or a Hugging Face model folder with a chat "
+                                         "template (default: server.model in sandbox.toml, else the bundled SmolLM2-135M)."),
 ) -> None:
-    """Serve SmolLM2-135M-Instruct and your fine-tuned adapters over the OpenAI API (/v1/chat/completions).
+    """Serve a local model (default SmolLM2-135M-Instruct) and your fine-tuned adapters over the OpenAI API (/v1/chat/completions).
 
     Point any OpenAI client at the printed base URL. The API key can be any string unless [server] api_key_env
     names a variable: then the server requires its value as bearer token.
     """
     import uvicorn
 
-    from sandbox.server.app import create_app  # fastapi: loaded only when serving
-    from sandbox.server.model import LocalModel
+    from sandbox.server.app import create_app, default_generator  # fastapi: loaded only when serving
 
     ws = workspace()
     server = ws.settings.server
@@ -45,10 +47,10 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
-    generator = LocalModel(ws.root, precision=precision or getattr(server, "precision", "bf16"), threads=server.threads)
+    generator = default_generator(ws, precision=precision, model_path=model.resolve() if model else None)
     base_url = f"http://{host}:{port}/v1"
     key = f'os.environ["{server.api_key_env}"]' if api_key else '"unused"'
-    typer.echo(f"Serving on {base_url}  (workspace {ws.root}, precision {generator.precision})")
+    typer.echo(f"Serving {generator.model_id} on {base_url}  (workspace {ws.root}, precision {generator.precision})")
     typer.echo(f'  from openai import OpenAI; client = OpenAI(base_url="{base_url}", api_key={key})')
     typer.echo(f"  or: export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=" + (f"${server.api_key_env}" if api_key else "unused"))
     if not api_key:

@@ -2,4 +2,16 @@
 and its tokenizer. Both the server (serving) and fine-tuning (training, export) build on this package;
 it imports neither of them."""
 
+import re
+from pathlib import Path
+
 BASE_MODEL_ID = "smollm2-135m-instruct"
+
+
+def model_id_for(path: str | Path | None) -> str:
+    """The id a local model is served under: the bundled one's, or derived from its file or folder name."""
+    if not path:
+        return BASE_MODEL_ID
+    name = Path(path).name
+    stem = name[: -len(".gguf")] if name.lower().endswith(".gguf") else name
+    return re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-.") or "local-model"

@@ -14,6 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -73,14 +74,17 @@ def create_app(workspace, generator: Generator | None = None, *, job_runner: Job
     return app
 
 
-def default_generator(workspace) -> Generator:
-    settings = getattr(workspace, "settings", None)
-    server = getattr(settings, "server", None)
-    precision = getattr(server, "precision", None)
+def default_generator(workspace, **overrides) -> Generator:
+    """The local model as ``[server]`` in the workspace's settings says, with ``overrides`` (CLI flags) on top."""
+    root = workspace_root(workspace)
+    server = getattr(getattr(workspace, "settings", None), "server", None)
     kwargs = {"threads": getattr(server, "threads", 0), "max_batch": getattr(server, "max_batch", MAX_BATCH)}
-    if precision:
-        kwargs["precision"] = precision
-    return LocalModel(workspace_root(workspace), **kwargs)
+    if getattr(server, "precision", None):
+        kwargs["precision"] = server.precision
+    if getattr(server, "model", ""):
+        kwargs["model_path"] = root / Path(server.model).expanduser()  # relative paths: from the workspace
+    kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    return LocalModel(root, **kwargs)
 
 
 # ---- routes ---------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from sandbox.errors import ConfigError
-from sandbox.localmodel import BASE_MODEL_ID
-from sandbox.localmodel.weights import ensure_converted
+from sandbox.localmodel import model_id_for
+from sandbox.localmodel.weights import model_folder
 from sandbox.server import adapters as adapters_mod
 from sandbox.server.batching import MAX_BATCH, Batcher
 from sandbox.server.decode import Sequence
@@ -50,7 +50,7 @@ class LocalModel:
     """Base model in the chosen precision, adapters through PEFT, concurrent requests batched."""
 
     def __init__(self, workspace_root: Path, precision: str = DEFAULT_PRECISION, threads: int = 0,
-                 max_batch: int = MAX_BATCH):
+                 max_batch: int = MAX_BATCH, model_path: Path | None = None):
         if precision not in PRECISIONS:
             raise ConfigError(
                 f"Unknown local model precision {precision!r}.",
@@ -60,6 +60,8 @@ class LocalModel:
         self.precision = precision
         self.threads = threads
         self.max_batch = max_batch
+        self.model_path = model_path  # None: the bundled SmolLM2; else a .gguf file or an HF folder
+        self.model_id = model_id_for(model_path)
         self.created = int(time.time())
         self.load_seconds: float | None = None
         self._lock = threading.Lock()  # guards loading
@@ -101,7 +103,7 @@ class LocalModel:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        folder = ensure_converted()
+        folder = model_folder(self.model_path)
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
@@ -123,12 +125,21 @@ class LocalModel:
 
     def list_models(self) -> list[ModelCard]:
         self._adapters = self._scan()
-        base = ModelCard(id=BASE_MODEL_ID, created=self.created, owned_by="sandbox")
+        base = ModelCard(id=self.model_id, created=self.created, owned_by="sandbox")
         return [base] + [ModelCard(id=a.id, created=a.created, owned_by="user") for a in self._adapters.values()]
 
     def _scan(self) -> dict[str, adapters_mod.Adapter]:
         found = adapters_mod.scan(self.workspace_root)
-        return {k: a for k, a in found.items() if a.base in ("", BASE_MODEL_ID)}
+        return {k: a for k, a in found.items() if a.base in ("", self.model_id)}
+
+    def _refuse_other_base(self, model: str) -> None:
+        """A fine-tune of another base model exists: say so, rather than that it does not exist."""
+        adapter = adapters_mod.scan(self.workspace_root).get(model)
+        if adapter is not None:
+            raise bad_request(
+                f"The fine-tune {model!r} was trained on {adapter.base!r}, but this server serves {self.model_id!r}. "
+                f"Serve {adapter.base!r} ([server] model in sandbox.toml, or sandbox serve --model), "
+                f"or fine-tune again on {self.model_id!r}.", "model", "model_base_mismatch")
 
     def find(self, model: str) -> ModelCard | None:
         cards = {c.id: c for c in self.list_models()}  # rescans: new fine-tunes appear without restart
@@ -137,7 +148,8 @@ class LocalModel:
     # ---- generation --------------------------------------------------------------------------
 
     def prepare(self, model: str, messages: list[dict[str, str]], params: ChatParams) -> Prepared:
-        if model != BASE_MODEL_ID and model not in self._adapters and self.find(model) is None:
+        if model != self.model_id and model not in self._adapters and self.find(model) is None:
+            self._refuse_other_base(model)
             raise model_not_found(model, [c.id for c in self.list_models()])
         tokenizer = self.tokenizer()
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
@@ -161,7 +173,7 @@ class LocalModel:
     def run(self, prepared: Prepared, on_text: Callable[[str], None], cancelled: Callable[[], bool]) -> Completion:
         """Generate for one prepared request; blocks the calling thread while it shares the running batch."""
         self.load()
-        adapter = None if prepared.model == BASE_MODEL_ID else prepared.model
+        adapter = None if prepared.model == self.model_id else prepared.model
         if adapter is not None and self.precision == "int8":
             raise bad_request("Fine-tuned adapters need precision fp32 or bf16 (int8 layers cannot take LoRA).", "model")
         seq = Sequence(prepared.prompt_ids, prepared.params, prepared.max_new_tokens, self._tokenizer, self._eos,
