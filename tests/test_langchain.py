@@ -5,6 +5,7 @@ recorded like the app's. The retriever is a real InMemoryVectorStore; the endpoi
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import textwrap
 
@@ -12,9 +13,12 @@ import pytest
 from fakes import FakeEmbedder
 from fakeserver import FakeServer, Reply
 from langchain_core.runnables import RunnableLambda
+from typer.testing import CliRunner
 
+from sandbox.cli import app
 from sandbox.config import load_workspace
 from sandbox.errors import ConfigError, PipelineError
+from sandbox.evaluate import eval_id, pipeline_config
 from sandbox.pipelines import Resources, pipeline_class
 from sandbox.runnable import PipelineRunnable
 from sandbox.store import open_store
@@ -101,6 +105,21 @@ def test_scores_come_from_document_metadata(tmp_path):
     assert contexts[0].source == "security.md"
     scores = [c.score for c in contexts]
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1] and scores[0] != 0.0
+
+
+def test_search_shows_what_the_team_retriever_finds(tmp_path):
+    ws = make_workspace(tmp_path / "ws", 'retriever = "team_retriever:scored"\n')
+    result = CliRunner().invoke(app, ["-w", str(ws.root), "search", "report a lost badge", "-d", "handbook", "-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)["hits"]
+    assert [h["source"] for h in hits][0] == "security.md" and len(hits) == 2 and hits[0]["chunk_id"] == "security"
+
+
+def test_an_eval_with_another_retriever_is_another_eval(tmp_path):
+    ws = make_workspace(tmp_path / "ws", 'retriever = "team_retriever:make_retriever"\n')
+    with_team = eval_id(pipeline_config(ws, "handbook", "rag"))
+    ws.settings.pipelines["rag"].retriever = ""
+    assert eval_id(pipeline_config(ws, "handbook", "rag")) != with_team  # a resumed eval never mixes the two
 
 
 @pytest.mark.parametrize("spec, says", [

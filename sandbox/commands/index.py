@@ -93,14 +93,15 @@ def search_command(
     queries: Optional[Path] = typer.Option(None, "--queries", help="JSONL file with a `question` per line: answer all in one process, one JSON line each, in order."),
     json_: bool = JsonOpt,
 ) -> None:
-    """Retrieval only: the chunks the RAG pipeline would put in its prompt (hybrid vector + BM25)."""
+    """Retrieval only: the chunks the RAG pipeline would put in its prompt (hybrid vector + BM25, or your
+    own LangChain retriever when [pipelines.rag] retriever is set)."""
     if (query is None) == (queries is None):
         raise SandboxError("Give either a QUERY or --queries FILE.", 'e.g. sandbox search "refund policy" -d knowledge -k 5')
     texts = _read_queries(queries) if queries is not None else [query]
-    from sandbox.index import Retriever
+    from sandbox.pipelines import Resources  # numpy, chromadb: not for --help
 
     ws = workspace()
-    retriever = Retriever(ws, _dataset(ws, dataset))
+    retriever = Resources(ws).retriever(_dataset(ws, dataset))
     for text, hits in zip(texts, retriever.search_many(texts, k)):
         if json_:
             print_json({"query": text, "hits": [hit.contract() for hit in hits]})
