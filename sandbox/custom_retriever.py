@@ -5,8 +5,9 @@ The factory is called once per dataset and process as ``factory(workspace, datas
 name. It returns a langchain-core ``BaseRetriever``. For each question the retriever's first ``k``
 documents become the RAG contexts, exactly as hits from the built-in index do: text =
 ``page_content``, source = ``metadata["source"]`` (else the document's id), score =
-``metadata["score"]`` or ``metadata["relevance_score"]`` when present. The module is imported from
-the Python path, else from the workspace folder (``my_retriever.py`` next to ``sandbox.toml``).
+``metadata["score"]`` or ``metadata["relevance_score"]`` when present; ``context = "sentences"`` picks
+evidence sentences from them as from index chunks. The module is imported from the Python path, else
+from the workspace folder (``my_retriever.py`` next to ``sandbox.toml``).
 """
 
 from __future__ import annotations

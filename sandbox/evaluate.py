@@ -86,7 +86,6 @@ def pipeline_config(workspace, dataset: str, pipeline: str) -> dict[str, Any]:
         "temperature": cfg.temperature,
         **{key: getattr(cfg, key) for key in pipeline_class(pipeline).settings_keys},
         "prompt_sha": hashlib.sha256(prompt.read_bytes()).hexdigest()[:16] if prompt.is_file() else "",
-        **({"retriever": cfg.retriever} if cfg.retriever else {}),  # only when set: existing eval ids stay valid
     }
 
 

@@ -24,7 +24,7 @@ from sandbox.runnable import PipelineRunnable
 from sandbox.store import open_store
 
 DOCS = {
-    "leave.md": "Annual leave: every employee gets 28 days of paid leave per year, booked in the HR portal.",
+    "leave.md": "Annual leave: every employee gets 28 days of paid leave per year. Book it in the HR portal.",
     "expenses.md": "Expenses: submit receipts within 30 days; travel is reimbursed at economy fares.",
     "security.md": "Security: laptops lock after 5 minutes; report a lost badge to the front desk.",
 }
@@ -88,14 +88,20 @@ def prepare(ws, question):
     return pipeline_class("rag")(ws, "handbook", Resources(ws, embedder=FakeEmbedder())).prepare(question)
 
 
-def test_retriever_documents_become_the_rag_contexts(tmp_path):
-    ws = make_workspace(tmp_path / "ws", 'retriever = "team_retriever:make_retriever"\nk = 2\n')
+@pytest.mark.parametrize("context", ["sentences", "chunks"])
+def test_retriever_documents_become_the_rag_contexts(tmp_path, context):
+    ws = make_workspace(tmp_path / "ws", f'retriever = "team_retriever:make_retriever"\nk = 2\ncontext = "{context}"\nsentences = 1\n')
     prepared = prepare(ws, "How many days of paid leave per year?")
     assert [c.source for c in prepared.contexts][0] == "leave.md"
     assert len(prepared.contexts) == 2  # k caps what the retriever returns
     assert prepared.contexts[0].text == DOCS["leave.md"] + "\n" and prepared.contexts[0].chunk_id == "leave"
     prompt = "\n".join(m["content"] for m in prepared.messages)
-    assert "28 days of paid leave" in prompt and "leave.md" in prompt
+    assert "28 days of paid leave per year" in prompt and "leave.md" in prompt
+    if context == "sentences":  # the same evidence builder as for index hits: the best sentence only
+        assert [(e.source, e.text) for e in prepared.evidence] == [("leave.md", DOCS["leave.md"].split(". ")[0] + ".")]
+        assert "HR portal" not in prompt
+    else:
+        assert prepared.evidence == [] and "HR portal" in prompt
     assert not (ws.root / ".sandbox" / "chroma").exists()  # the dataset's index is not used (nor needed)
 
 

@@ -22,7 +22,7 @@ from sandbox.records import Context
 class RagPipeline(Pipeline):
     name = "rag"
     prompt_name = "rag"
-    settings_keys = ("context", "sentences")
+    settings_keys = ("context", "sentences", "retriever")
 
     def load(self) -> None:
         with self._index_hint():
