@@ -4,8 +4,7 @@
   order) as JSON text so a row reads back into the same ``Judgment``; plus flat ``rank_<pipeline>``
   and ``rating_<pipeline>`` columns for spreadsheets.
 - ``jsonl``: one ``Judgment`` per line, exactly as stored.
-- ``finetune``: ``{"messages": [user, assistant]}`` with the preferred answer as the assistant turn.
-- ``pairs``: ``{"prompt", "chosen", "rejected"}`` for every preference a judgment implies (DPO-style).
+- ``finetune`` / ``pairs``: training data on the prompt a pipeline serves (``sandbox.training_export``).
 """
 
 from __future__ import annotations
@@ -14,11 +13,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox.judgment_stats import pairwise, winner
+from sandbox.config import Workspace
 from sandbox.errors import SandboxError
 from sandbox.files import atomic_path
-from sandbox.records import Judgment, RunRecord
+from sandbox.records import Judgment
 from sandbox.store import Store
+from sandbox.training_export import DEFAULT_AS_PROMPT, training_rows
 
 FORMATS = ("csv", "jsonl", "parquet", "finetune", "pairs")
 NESTED = ("run_ids", "shown_order", "ranks", "ratings", "tags")
@@ -75,52 +75,21 @@ def frame_judgments(frame) -> list[Judgment]:
     return out
 
 
-def _run(store: Store, cache: dict[str, RunRecord | None], run_id: str | None) -> RunRecord | None:
-    if run_id and run_id not in cache:
-        cache[run_id] = store.get_run(run_id)
-    run = cache.get(run_id) if run_id else None
-    return run if run is not None and run.ok and run.response.strip() else None
-
-
-def finetune_records(store: Store, judgments: Sequence[Judgment]) -> list[dict]:
-    """The preferred answer of each judgment as a chat example; skipped when it failed or is gone."""
-    cache: dict[str, RunRecord | None] = {}
-    out = []
-    for j in judgments:
-        best = winner(j)
-        run = _run(store, cache, j.run_ids.get(best)) if best else None
-        if run is not None:
-            out.append({"messages": [{"role": "user", "content": run.user_input},
-                                     {"role": "assistant", "content": run.response}]})
-    return out
-
-
-def preference_pairs(store: Store, judgments: Sequence[Judgment]) -> list[dict]:
-    """Every strict preference (a beat b) with both answers present; ties give no pair."""
-    cache: dict[str, RunRecord | None] = {}
-    out = []
-    for j in judgments:
-        for a, b, score in pairwise(j):
-            if score == 0.5:
-                continue
-            chosen, rejected = _run(store, cache, j.run_ids.get(a)), _run(store, cache, j.run_ids.get(b))
-            if chosen and rejected:
-                out.append({"prompt": chosen.user_input, "chosen": chosen.response, "rejected": rejected.response})
-    return out
-
-
 def _write_jsonl(path: Path, items: Sequence[dict]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for item in items:
             f.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
-def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None) -> dict:
-    """Write the judgments (of one dataset, or all) in ``fmt`` to ``out``; returns what was written."""
+def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None, *, workspace: Workspace | None = None,
+           as_prompt: str = DEFAULT_AS_PROMPT) -> dict:
+    """Write the judgments (of one dataset, or all) in ``fmt`` to ``out``; returns what was written.
+    ``finetune`` and ``pairs`` need the ``workspace`` (its prompts and examples build the served prompt)."""
     if fmt not in FORMATS:
         raise SandboxError(f"Unknown export format {fmt!r}.", f"Use one of: {', '.join(FORMATS)}.")
     judgments = store.judgments(dataset)
     path = Path(out)
+    skipped = 0
     if fmt in ("csv", "parquet"):
         frame = judgments_frame(judgments)
         rows = frame.to_dict(orient="records")
@@ -130,12 +99,18 @@ def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None) 
             else:
                 frame.to_parquet(tmp, index=False)
     else:
-        rows = {"jsonl": lambda: [j.model_dump(mode="json") for j in judgments],
-                "finetune": lambda: finetune_records(store, judgments),
-                "pairs": lambda: preference_pairs(store, judgments)}[fmt]()
+        if fmt == "jsonl":
+            rows = [j.model_dump(mode="json") for j in judgments]
+        elif workspace is None:
+            raise SandboxError(f"The {fmt} export needs the workspace.", "Run it inside a sandbox workspace.")
+        else:
+            rows, skipped = training_rows(workspace, store, fmt, judgments, as_prompt)
         with atomic_path(path) as tmp:
             _write_jsonl(tmp, rows)
-    return {"format": fmt, "path": str(path), "rows": len(rows), "judgments": len(judgments), "dataset": dataset}
+    result = {"format": fmt, "path": str(path), "rows": len(rows), "judgments": len(judgments), "dataset": dataset}
+    if fmt in ("finetune", "pairs"):
+        result |= {"as_prompt": as_prompt, "skipped": skipped}
+    return result
 
 
 def read_judgments(path: str | Path) -> list[Judgment]:

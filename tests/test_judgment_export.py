@@ -34,17 +34,12 @@ def test_tables_round_trip(store, tmp_path, fmt):
     assert [j.model_dump() for j in back] == [j.model_dump() for j in store.judgments()]
 
 
-def test_finetune_export_uses_winning_answer(store, tmp_path):
-    export(store, "finetune", tmp_path / "ft.jsonl")
-    lines = [json.loads(x) for x in (tmp_path / "ft.jsonl").read_text().splitlines()]
-    assert lines == [{"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "answer from rag"}]}]
+def test_training_exports_need_the_workspace(store, tmp_path):
+    from sandbox.errors import SandboxError
 
-
-def test_pairs_skip_ties_and_failed_answers(store, tmp_path):
-    export(store, "pairs", tmp_path / "p.jsonl")
-    lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
-    # rag>few-shot only: fine-tuned failed, the tie gives no preference
-    assert lines == [{"prompt": "Q?", "chosen": "answer from rag", "rejected": "answer from few-shot"}]
+    with pytest.raises(SandboxError, match="needs the workspace"):
+        export(store, "finetune", tmp_path / "ft.jsonl")
+    assert not (tmp_path / "ft.jsonl").exists()
 
 
 def test_unknown_format_and_dataset_filter(store, tmp_path):

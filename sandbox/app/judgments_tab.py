@@ -73,7 +73,7 @@ def export_file(ctx: AppContext, fmt: str, dataset: str | None) -> str:
     dataset = None if dataset in (None, "", ALL) else dataset
     folder = Path(tempfile.mkdtemp(prefix="sandbox-export-"))
     name = f"judgments-{dataset or 'all'}{SUFFIX[fmt]}"
-    return export(ctx.store, fmt, folder / name, dataset)["path"]
+    return export(ctx.store, fmt, folder / name, dataset, workspace=ctx.workspace)["path"]
 
 
 def build(ctx: AppContext) -> None:

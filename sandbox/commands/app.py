@@ -95,7 +95,8 @@ def app_command(
 
 @judgments_app.command("export")
 def export_command(
-    format: str = typer.Option("jsonl", "--format", "-f", help="csv | jsonl | parquet | finetune (chat JSONL of preferred answers) | pairs (prompt/chosen/rejected JSONL)."),
+    format: str = typer.Option("jsonl", "--format", "-f", help="csv | jsonl | parquet | finetune (chat JSONL of preferred answers) | pairs (TRL preference JSONL: prompt/chosen/rejected messages)."),
+    as_prompt: str = typer.Option("fine-tuned", "--as-prompt", help="finetune/pairs: train on the prompt this pipeline serves: fine-tuned (system + question), rag (plus the contexts its run was shown) or few-shot (plus its examples)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: judgments<suffix> in the current folder)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset's judgments."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
@@ -109,11 +110,12 @@ def export_command(
     ws = workspace()
     if dataset:
         ws.dataset_dir(dataset)  # a typo gets "not found, available: ..." instead of an empty file
-    result = export(open_store(ws), format, out or Path(f"judgments{SUFFIX[format]}"), dataset)
+    result = export(open_store(ws), format, out or Path(f"judgments{SUFFIX[format]}"), dataset, workspace=ws, as_prompt=as_prompt)
     if json_out:
         print_json(result)
     else:
-        typer.echo(f"Wrote {result['rows']} rows ({result['judgments']} judgments) to {result['path']}")
+        skipped = f"; {result['skipped']} skipped (no {as_prompt} run with contexts)" if result.get("skipped") else ""
+        typer.echo(f"Wrote {result['rows']} rows ({result['judgments']} judgments) to {result['path']}{skipped}")
 
 
 @judgments_app.command("summary")

@@ -122,3 +122,8 @@ class Pipeline(ABC):
     @abstractmethod
     def prepare(self, question: str) -> PreparedChat:
         """Build the call for ``question``; raise a SandboxError whose hint says how to fix it."""
+
+    @abstractmethod
+    def prompt_messages(self, question: str, contexts: list[Context] | None = None) -> list[dict[str, str]]:
+        """The messages this pipeline sends for ``question`` (the fine-tuning and pairs exports train on exactly
+        these); RAG uses ``contexts`` when given (what a stored run was shown) instead of retrieving again."""

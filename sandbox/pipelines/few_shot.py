@@ -22,6 +22,7 @@ from sandbox.files import atomic_path
 from sandbox.examples import Example, dataset_examples
 from sandbox.questions import load_questions
 from sandbox.pipelines.base import Pipeline, PreparedChat
+from sandbox.records import Context
 from sandbox.text import plain
 
 NEAR_DUPLICATE = 0.9  # character-trigram Jaccard similarity that counts as "the same question"
@@ -118,10 +119,12 @@ class FewShotPipeline(Pipeline):
             self.bank()
 
     def prepare(self, question: str) -> PreparedChat:
+        return PreparedChat(messages=self.prompt_messages(question), model=self.model())
+
+    def prompt_messages(self, question: str, contexts: list[Context] | None = None) -> list[dict[str, str]]:
         if not self.examples():
             raise DataError(self.dataset_dir / "examples.jsonl", "no examples to show the model.",
                             "Add input→output examples (chat JSONL, {\"input\",\"output\"} JSONL or examples.csv).")
         chosen = self.bank().select(question, self.config.k)
         pairs = [{"input": e.input, "output": e.output} for e in chosen]
-        messages = self.prompt().render({"instruction": self.instruction(), "question": question}, pairs)
-        return PreparedChat(messages=messages, model=self.model())
+        return self.prompt().render({"instruction": self.instruction(), "question": question}, pairs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sandbox.errors import ConfigError
 from sandbox.pipelines.base import Pipeline, PreparedChat
+from sandbox.records import Context
 
 
 class FineTunedPipeline(Pipeline):
@@ -22,5 +23,7 @@ class FineTunedPipeline(Pipeline):
                 f"Run `sandbox finetune start {self.dataset}` (trains locally and registers the model), or set "
                 f"[datasets.{self.dataset}] fine_tuned_model in sandbox.toml to an existing model id.",
             )
-        messages = self.prompt().render({"instruction": self.instruction(), "question": question})
-        return PreparedChat(messages=messages, model=model)
+        return PreparedChat(messages=self.prompt_messages(question), model=model)
+
+    def prompt_messages(self, question: str, contexts: list[Context] | None = None) -> list[dict[str, str]]:
+        return self.prompt().render({"instruction": self.instruction(), "question": question})

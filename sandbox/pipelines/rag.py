@@ -52,10 +52,16 @@ class RagPipeline(Pipeline):
                 f"The index of dataset {self.dataset!r} returned no contexts.",
                 f"Add documents to corpora/{self.dataset}/docs/ and run `sandbox index {self.dataset}`.",
             )
+        messages, evidence = self._render(question, contexts)
+        return PreparedChat(messages=messages, model=self.model(), contexts=contexts, evidence=evidence)
+
+    def prompt_messages(self, question: str, contexts: list[Context] | None = None) -> list[dict[str, str]]:
+        return self._render(question, self.retrieve(question) if contexts is None else contexts)[0]
+
+    def _render(self, question: str, contexts: list[Context]):
         evidence = []
         if self.config.context == "sentences":
             evidence = E.select(question, contexts, self.resources.embedder(), self.config.sentences)
         context = E.format_evidence(evidence) if evidence else format_contexts(contexts)
         variables = {"instruction": self.instruction(), "context": context, "question": question}
-        return PreparedChat(messages=self.prompt().render(variables), model=self.model(), contexts=contexts,
-                            evidence=evidence)
+        return self.prompt().render(variables), evidence
