@@ -160,6 +160,12 @@ def test_judgments_cli_summary_and_export(ctx, tmp_path):
     target = tmp_path / "j.csv"
     out = runner.invoke(app, ["--workspace", ws, "judgments", "export", "--format", "csv", "--out", str(target), "-d", "d"])
     assert out.exit_code == 0 and "Wrote 1 rows" in out.output and target.is_file()
+    out = runner.invoke(app, ["--workspace", ws, "judgments", "export", "--format", "pairs", "--as-prompt", "fine-tuned",
+                              "--out", str(tmp_path / "p.jsonl"), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["as_prompt"] == "fine-tuned"
+    for line in (tmp_path / "p.jsonl").read_text().splitlines():
+        assert json.loads(line)["prompt"][-1]["role"] == "user"  # TRL conversational: the prompt is messages
 
 
 def test_blind_hides_every_field_that_identifies_the_pipeline(ctx):
