@@ -12,6 +12,7 @@ import typer
 
 from sandbox.cli import app, console, print_json, workspace
 from sandbox.errors import ConfigError
+from sandbox.finetune.queue import watch as watch_finetunes
 from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.localserver import local_base_url
 from sandbox.server.inprocess import token_for
@@ -84,8 +85,6 @@ def app_command(
     demo = build_app(ws)
     if preload:
         preload_local_model(ws)
-    from sandbox.finetune.queue import watch as watch_finetunes
-
     watch_finetunes(ws)  # queued fine-tunes advance and register while the app runs (`sandbox finetune --all`)
     demo.queue(default_concurrency_limit=8)
     typer.echo(f"sandbox app on http://{host}:{port}" + (" (login required)" if credentials else ""))

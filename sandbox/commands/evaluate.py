@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.scoreboard import print_boards
 from sandbox.text import interval_text
 
 DatasetArg = typer.Argument(None, help="Dataset under corpora/ (default: the first one).")
@@ -58,8 +59,7 @@ def eval_command(
     ws = workspace()
     names = [p.strip() for p in pipelines.split(",") if p.strip()]
     if all_:
-        from sandbox.commands.scoreboard import print_boards
-        from sandbox.scoreboard import evaluable, scoreboard
+        from sandbox.scoreboard import evaluable, scoreboard  # numpy, sqlalchemy: not for --help
 
         datasets = evaluable(ws)
         for name in datasets:

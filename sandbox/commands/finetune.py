@@ -18,6 +18,7 @@ from sandbox.finetune import client as ft
 from sandbox.finetune.adapter_export import export_adapter
 from sandbox.finetune.launch import endpoint_name, launch, register, run_preflight
 from sandbox.finetune.preflight import render
+from sandbox.finetune.queue import endpoint_of, marked, queue_missing
 from sandbox.finetune.state import TERMINAL
 
 ProviderOpt = typer.Option("local", "--provider", help="local (LoRA on the built-in model) or openai.")
@@ -140,8 +141,6 @@ def _client(provider: str, endpoint: Optional[str]):
 
 
 def _queue_all(ws, wait: bool, as_json: bool) -> None:
-    from sandbox.finetune.queue import endpoint_of, marked, queue_missing
-
     if not marked(ws):
         raise FineTuneError("No dataset is marked for automatic fine-tuning.",
                             "Add `auto_finetune = true` under [datasets.NAME] in sandbox.toml, or run `sandbox finetune start NAME`.")

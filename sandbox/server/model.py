@@ -205,7 +205,7 @@ class LocalModel:
         """Load a fine-tune's LoRA weights next to the others; batched rows pick theirs by name."""
         from peft import PeftModel
 
-        from sandbox.server.row_exact import make_lora_row_exact
+        from sandbox.server.row_exact import make_lora_row_exact  # imports torch
 
         if hasattr(self._model, "peft_config"):
             self._model.load_adapter(str(adapter.path), adapter_name=adapter.peft_name)
