@@ -277,8 +277,9 @@ def _training_tokens(workspace, dataset: str) -> float | None:
     return float(report.estimated_trained_tokens) if report.ok else None
 
 
-def advise(workspace, dataset: str | None = None, store=None) -> Advice:
-    """The verdict for one dataset from its data signals, evals and judgments (whatever exists)."""
+def advise(workspace, dataset: str | None = None, store=None, session_id: str | None = None) -> Advice:
+    """The verdict for one dataset from its data signals, evals and judgments (whatever exists);
+    with ``session_id`` the human evidence is that judging session's votes (all judges, same answers)."""
     dataset = workspace.dataset_dir(dataset).name
     store = store or open_store(workspace)
     signals = compute_signals(workspace, dataset)
@@ -287,5 +288,6 @@ def advise(workspace, dataset: str | None = None, store=None) -> Advice:
     training_tokens = _training_tokens(workspace, dataset)
     cost = estimate_cost(workspace, signals, summary if summary.measured else None, training_tokens)
     tuned = bool(workspace.settings.model_for("fine-tuned", dataset))
-    return decide(signals, cost=cost, summary=summary, human_rates=judgment_rates(judgments, "human"),
+    human = store.judgments(dataset, session_id) if session_id else judgments
+    return decide(signals, cost=cost, summary=summary, human_rates=judgment_rates(human, "human"),
                   llm_rates=judgment_rates(judgments, "llm"), fine_tuned_available=tuned)

@@ -82,12 +82,13 @@ def _write_jsonl(path: Path, items: Sequence[dict]) -> None:
 
 
 def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None, *, workspace: Workspace | None = None,
-           as_prompt: str = DEFAULT_AS_PROMPT) -> dict:
-    """Write the judgments (of one dataset, or all) in ``fmt`` to ``out``; returns what was written.
-    ``finetune`` and ``pairs`` need the ``workspace`` (its prompts and examples build the served prompt)."""
+           as_prompt: str = DEFAULT_AS_PROMPT, session_id: str | None = None) -> dict:
+    """Write the judgments (of one dataset or judging session, or all) in ``fmt`` to ``out``; returns what was
+    written. Every row carries its ``session_id`` ('' for ad-hoc comparisons). ``finetune`` and ``pairs``
+    need the ``workspace`` (its prompts and examples build the served prompt)."""
     if fmt not in FORMATS:
         raise SandboxError(f"Unknown export format {fmt!r}.", f"Use one of: {', '.join(FORMATS)}.")
-    judgments = store.judgments(dataset)
+    judgments = store.judgments(dataset, session_id)
     path = Path(out)
     skipped = 0
     if fmt in ("csv", "parquet"):
@@ -107,7 +108,8 @@ def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None, 
             rows, skipped = training_rows(workspace, store, fmt, judgments, as_prompt)
         with atomic_path(path) as tmp:
             _write_jsonl(tmp, rows)
-    result = {"format": fmt, "path": str(path), "rows": len(rows), "judgments": len(judgments), "dataset": dataset}
+    result = {"format": fmt, "path": str(path), "rows": len(rows), "judgments": len(judgments), "dataset": dataset,
+              "session_id": session_id}
     if fmt in ("finetune", "pairs"):
         result |= {"as_prompt": as_prompt, "skipped": skipped}
     return result

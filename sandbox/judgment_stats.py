@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from itertools import combinations
 
 from sandbox.errors import SandboxError
@@ -125,33 +125,60 @@ def choice(j: Judgment) -> str:
     return winner(j) or j.verdict
 
 
-def agreement(judgments: Sequence[Judgment]) -> dict:
-    """How often two judges who judged the same question picked the same (best / tie / all-bad).
+def fleiss_kappa(items: Sequence[Mapping[str, int]]) -> dict:
+    """Fleiss' kappa: ``items`` holds each rated item's count of ratings per category.
 
-    Each judge counts once per question (their latest vote). ``kappa`` corrects for chance
-    with the pooled choice distribution (Fleiss-style); None when it is undefined.
+    Items rated fewer than twice say nothing about agreement and are left out; the number of
+    raters may differ between items (each item's agreement uses its own count, as in Fleiss'
+    generalisation). ``agreement`` is the mean share of agreeing rater pairs per item (P̄),
+    ``chance`` the agreement the pooled category shares predict (P_e); kappa is None when undefined.
     """
-    latest: dict[tuple, dict[str, str]] = defaultdict(dict)
-    for j in sorted(judgments, key=lambda j: j.created_at):
-        latest[question_key(j)][j.judge] = choice(j)
-    agree = pairs = 0
+    rated = [counts for counts in items if sum(counts.values()) >= 2]
+    if not rated:
+        return {"items": 0, "agreement": None, "chance": None, "kappa": None}
+    observed = sum(sum(k * (k - 1) for k in c.values()) / (sum(c.values()) * (sum(c.values()) - 1))
+                   for c in rated) / len(rated)
     pooled: Counter = Counter()
-    questions = 0
-    for votes in latest.values():
-        if len(votes) < 2:
-            continue
-        questions += 1
-        pooled.update(votes.values())
-        for a, b in combinations(votes.values(), 2):
-            pairs += 1
-            agree += a == b
-    if not pairs:
-        return {"questions": 0, "pairs": 0, "agreement": None, "kappa": None}
-    observed = agree / pairs
+    for counts in rated:
+        pooled.update(counts)
     total = sum(pooled.values())
-    expected = sum((c / total) ** 2 for c in pooled.values())
-    kappa = (observed - expected) / (1 - expected) if expected < 1 else None
-    return {"questions": questions, "pairs": pairs, "agreement": observed, "kappa": kappa}
+    chance = sum((v / total) ** 2 for v in pooled.values())
+    kappa = (observed - chance) / (1 - chance) if chance < 1 else None
+    return {"items": len(rated), "agreement": observed, "chance": chance, "kappa": kappa}
+
+
+def agreement(judgments: Sequence[Judgment], key: Callable[[Judgment], Hashable] = question_key) -> dict:
+    """How much judges who judged the same item agree on the choice (best pipeline / tie / all-bad).
+
+    Items are questions by default; a session passes ``comparison_id`` so agreement is measured on
+    identical answers. Each judge counts once per item (their latest vote). ``agreement`` is the mean
+    share of agreeing judge pairs per item, ``kappa`` Fleiss' kappa (see ``fleiss_kappa``).
+    """
+    latest: dict[Hashable, dict[str, str]] = defaultdict(dict)
+    for j in sorted(judgments, key=lambda j: j.created_at):
+        latest[key(j)][j.judge] = choice(j)
+    items = [Counter(votes.values()) for votes in latest.values()]
+    pairs = sum(math.comb(len(votes), 2) for votes in latest.values())
+    fleiss = fleiss_kappa(items)
+    return {"questions": fleiss["items"], "pairs": pairs, "agreement": fleiss["agreement"], "kappa": fleiss["kappa"]}
+
+
+def position_bias(judgments: Sequence[Judgment]) -> dict[str, dict]:
+    """Per judge: how often the pick was the left column (A) against the share a shuffled order
+    predicts (1 / number of columns, on average). ``biased`` when the 95% Wilson interval of the
+    observed share excludes the expected one: the judge picks by position, not by content."""
+    picks: dict[str, list[Judgment]] = defaultdict(list)
+    for j in judgments:
+        if j.verdict == "best" and j.best in j.shown_order:
+            picks[j.judge].append(j)
+    out = {}
+    for judge, chosen in sorted(picks.items()):
+        left = sum(j.shown_order[0] == j.best for j in chosen)
+        expected = sum(1 / len(j.shown_order) for j in chosen) / len(chosen)
+        lo, hi = wilson(left, len(chosen))
+        out[judge] = {"picks": len(chosen), "left": left, "share": left / len(chosen), "expected": expected,
+                      "ci_low": lo, "ci_high": hi, "biased": not lo <= expected <= hi}
+    return out
 
 
 def judgments_needed(judgments: Sequence[Judgment], top: Sequence[str] | None = None, z: float = Z95) -> dict:

@@ -47,7 +47,7 @@ class RunRecord(BaseModel):
     schema_version: int = 1
     id: str = Field(default_factory=new_id)
     comparison_id: str = Field("", description="groups the runs of one side-by-side compare")
-    origin: Literal["ask", "app", "eval", "api", "langchain"] = "ask"
+    origin: Literal["ask", "app", "eval", "api", "langchain", "session"] = "ask"
     dataset: str = ""
     question_id: str = ""
     pipeline: str
@@ -121,7 +121,34 @@ class Judgment(BaseModel):
     comment: str = ""
     judge: str = ""
     judge_kind: Literal["human", "llm"] = "human"
+    session_id: str = Field("", description="the judging session the vote belongs to ('' = an ad-hoc comparison)")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SessionItem(BaseModel):
+    """One frozen comparison of a session: a question and the stored run of each pipeline."""
+
+    comparison_id: str = Field(default_factory=new_id)
+    question_id: str
+    user_input: str
+    reference: str | None = None
+    run_ids: dict[str, str] = Field(description="pipeline -> run id")
+
+
+class Session(BaseModel):
+    """A named, frozen set of comparisons of one dataset that several judges judge (see sandbox/sessions.py)."""
+
+    schema_version: int = 1
+    id: str = Field(default_factory=lambda: new_id()[:12])
+    name: str
+    dataset: str
+    status: Literal["open", "closed"] = "open"
+    pipelines: list[str]
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="pipeline -> its configuration when answered")
+    answers_from: dict[str, int] = Field(default_factory=dict, description="'eval' / 'generated' -> answers taken that way")
+    items: list[SessionItem]
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
 
 
 def upgrade(kind: type[BaseModel], data: dict[str, Any]) -> BaseModel:

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sandbox.errors import ConfigError, StoreError
-from sandbox.records import Judgment, RunRecord, upgrade, utcnow
+from sandbox.records import Judgment, RunRecord, Session, upgrade, utcnow
 
 Migration = Callable[[sa.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -243,25 +243,30 @@ class Store:
     # judgments (m002, m004) -------------------------------------------------------------
     def add_judgment(self, judgment: Judgment) -> None:
         """The judgment and one row per judged answer (for ``judgments_flat``), in one transaction."""
-        j = judgment
+        with transaction(self.engine) as db:
+            self._write_judgment(db, judgment)
+
+    def _write_judgment(self, db: sa.Connection, j: Judgment) -> None:
         row = {"id": j.id, "comparison_id": j.comparison_id, "dataset": j.dataset, "question_id": j.question_id,
                "judge": j.judge, "verdict": j.verdict, "best": j.best, "created_at": j.created_at.isoformat(),
                "record": j.model_dump_json(), "user_input": j.user_input, "judge_kind": j.judge_kind,
-               "comment": j.comment}
-        with transaction(self.engine) as db:
-            self._upsert(db, JUDGMENTS, [row])
-            db.execute(sa.delete(ANSWERS).where(ANSWERS.c.judgment_id == j.id))
-            self._upsert(db, ANSWERS, _answer_rows(json.loads(row["record"])), key=("judgment_id", "pipeline"))
+               "comment": j.comment, "session_id": j.session_id}
+        self._upsert(db, JUDGMENTS, [row])
+        db.execute(sa.delete(ANSWERS).where(ANSWERS.c.judgment_id == j.id))
+        self._upsert(db, ANSWERS, _answer_rows(json.loads(row["record"])), key=("judgment_id", "pipeline"))
 
-    def judgments(self, dataset: str | None = None) -> list[Judgment]:
-        query = sa.select(JUDGMENTS.c.record).where(*_equal(JUDGMENTS, {"dataset": dataset} if dataset else {}))
+    def judgments(self, dataset: str | None = None, session_id: str | None = None) -> list[Judgment]:
+        """Judgments (of a dataset, of a session), oldest first; a session vote appears once, as last changed."""
+        equal = {k: v for k, v in {"dataset": dataset, "session_id": session_id}.items() if v}
+        query = sa.select(JUDGMENTS.c.record).where(*_equal(JUDGMENTS, equal))
         with self.connect() as db:
             records = db.scalars(query.order_by(JUDGMENTS.c.created_at, JUDGMENTS.c.id))
             return [upgrade(Judgment, json.loads(record)) for record in records]
 
-    def is_judged(self, comparison_id: str) -> bool:
-        """Whether any judgment of this comparison is stored (a comparison is judged once)."""
-        query = sa.select(sa.literal(1)).where(JUDGMENTS.c.comparison_id == comparison_id).limit(1)
+    def is_judged(self, comparison_id: str, judge: str | None = None) -> bool:
+        """Whether a judgment of this comparison (by this judge, when given) is stored."""
+        equal = {"comparison_id": comparison_id, **({"judge": judge} if judge else {})}
+        query = sa.select(sa.literal(1)).where(*_equal(JUDGMENTS, equal)).limit(1)
         with self.connect() as db:
             return db.execute(query).first() is not None
 
@@ -295,6 +300,60 @@ class Store:
         """(eval id, question id, pipeline, run id, metrics) rows, replacing what was scored before."""
         with transaction(self.engine) as db:
             self._upsert(db, SCORES, _score_rows(rows), key=SCORE_KEY)
+
+    # sessions (m005) ----------------------------------------------------------------------
+    def add_session(self, session: Session) -> None:
+        with transaction(self.engine) as db:
+            db.execute(sa.insert(SESSIONS).values(id=session.id, name=session.name, dataset=session.dataset,
+                                                  status=session.status, created_at=session.created_at.isoformat(),
+                                                  record=session.model_dump_json()))
+
+    def get_session(self, session_id: str) -> Session | None:
+        with self.connect() as db:
+            record = db.scalar(sa.select(SESSIONS.c.record).where(SESSIONS.c.id == session_id))
+        return upgrade(Session, json.loads(record)) if record else None
+
+    def sessions(self, dataset: str | None = None) -> list[Session]:
+        """Sessions (of one dataset), newest first."""
+        query = sa.select(SESSIONS.c.record).where(*_equal(SESSIONS, {"dataset": dataset} if dataset else {}))
+        with self.connect() as db:
+            records = db.scalars(query.order_by(SESSIONS.c.created_at.desc(), SESSIONS.c.id))
+            return [upgrade(Session, json.loads(record)) for record in records]
+
+    def close_session(self, session: Session) -> bool:
+        """Store ``session`` as closed; False when it was closed already (nothing changes then)."""
+        update = (sa.update(SESSIONS).where(SESSIONS.c.id == session.id, SESSIONS.c.status == "open")
+                  .values(status="closed", record=session.model_dump_json()))
+        with transaction(self.engine) as db:
+            return db.execute(update).rowcount == 1
+
+    def add_session_vote(self, judgment: Judgment) -> bool:
+        """Keep this version of a judge's vote and make it the one that counts, in one transaction;
+        False (nothing stored) when the session is not open. The judge's previous vote (and its answer
+        rows) make way; the partial unique index judgments_session_vote guards one vote per judge."""
+        j = judgment
+        vote = {"session_id": j.session_id, "comparison_id": j.comparison_id, "judge": j.judge}
+        with transaction(self.engine) as db:
+            status = db.scalar(sa.select(SESSIONS.c.status).where(SESSIONS.c.id == j.session_id))
+            if status != "open":
+                return False
+            db.execute(sa.insert(VERSIONS).values(id=j.id, created_at=j.created_at.isoformat(),
+                                                  record=j.model_dump_json(), **vote))
+            previous = db.scalars(sa.select(JUDGMENTS.c.id).where(*_equal(JUDGMENTS, vote))).all()
+            if previous:
+                db.execute(sa.delete(ANSWERS).where(ANSWERS.c.judgment_id.in_(previous)))
+                db.execute(sa.delete(JUDGMENTS).where(JUDGMENTS.c.id.in_(previous)))
+            self._write_judgment(db, j)
+        return True
+
+    def judgment_versions(self, session_id: str, comparison_id: str | None = None,
+                          judge: str | None = None) -> list[Judgment]:
+        """Every version of the session's votes (of one comparison, by one judge), oldest first."""
+        equal = {k: v for k, v in {"session_id": session_id, "comparison_id": comparison_id, "judge": judge}.items() if v}
+        query = sa.select(VERSIONS.c.record).where(*_equal(VERSIONS, equal))
+        with self.connect() as db:
+            records = db.scalars(query.order_by(VERSIONS.c.created_at, VERSIONS.c.id))
+            return [upgrade(Judgment, json.loads(record)) for record in records]
 
     # judgments_flat (m004) ---------------------------------------------------------------
     def flat_judgments(self) -> list[dict[str, Any]]:
@@ -340,6 +399,22 @@ def m004_judgments_flat(db: sa.Connection) -> None:
         LEFT JOIN runs r ON r.id = a.run_id""")
 
 
+@migration
+def m005_sessions(db: sa.Connection) -> None:
+    """Judging sessions; a session vote is one row per (session, comparison, judge) in judgments (the
+    latest), and every version of it in judgment_versions."""
+    _ddl(db, """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, dataset TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT,
+            record TEXT NOT NULL)""",
+         "ALTER TABLE judgments ADD COLUMN session_id TEXT NOT NULL DEFAULT ''",
+         "CREATE UNIQUE INDEX judgments_session_vote ON judgments(session_id, comparison_id, judge) "
+         "WHERE session_id <> ''",
+         """CREATE TABLE judgment_versions (
+            id TEXT PRIMARY KEY, session_id TEXT NOT NULL, comparison_id TEXT NOT NULL, judge TEXT NOT NULL,
+            created_at TEXT, record TEXT NOT NULL)""",
+         "CREATE INDEX judgment_versions_vote ON judgment_versions(session_id, comparison_id, judge)")
+
+
 def _answer_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per pipeline shown in a judgment record (a plain dict: migrations must not follow the model)."""
     order = record.get("shown_order") or list(record.get("run_ids", {}))
@@ -378,11 +453,13 @@ def _table(name: str, *columns: str) -> sa.TableClause:
 RUNS = _table("runs", "id", "comparison_id", "origin", "dataset", "question_id", "pipeline", "model", "error",
               "latency_s", "prompt_tokens", "completion_tokens", "cost_usd", "started_at", "record", "response")
 JUDGMENTS = _table("judgments", "id", "comparison_id", "dataset", "question_id", "judge", "verdict", "best",
-                   "created_at", "record", "user_input", "judge_kind", "comment")
+                   "created_at", "record", "user_input", "judge_kind", "comment", "session_id")
 ANSWERS = _table("judgment_answers", "judgment_id", "pipeline", "run_id", "shown_position", "rank", "rating", "tags")
 EVALS = _table("evals", "id", "dataset", "created_at", "status", "config")
 SCORES = _table("eval_scores", "eval_id", "question_id", "pipeline", "run_id", "metrics")
 SCORE_KEY = ("eval_id", "question_id", "pipeline")
+SESSIONS = _table("sessions", "id", "name", "dataset", "status", "created_at", "record")
+VERSIONS = _table("judgment_versions", "id", "session_id", "comparison_id", "judge", "created_at", "record")
 
 
 def _equal(table: sa.TableClause, equal: dict[str, Any]) -> list[sa.ColumnElement[bool]]:

@@ -11,7 +11,7 @@ from sandbox.app.context import AppContext
 from sandbox.judging import VoteRefused
 from sandbox.compare import Delta, Done
 from sandbox.config import load_workspace
-from sandbox.errors import ConfigError, SandboxError
+from sandbox.errors import ConfigError, DataError, SandboxError
 from sandbox.records import Context, Evidence, RunRecord
 
 
@@ -128,11 +128,29 @@ def test_auth_required_off_loopback(monkeypatch):
     assert parse_auth(None, "127.0.0.1") is None and parse_auth(None, "localhost") is None
     with pytest.raises(ConfigError, match="Refusing"):
         parse_auth(None, "0.0.0.0")
-    assert parse_auth("u:p:w", "0.0.0.0") == ("u", "p:w")
+    assert parse_auth("u:p:w", "0.0.0.0") == [("u", "p:w")]
     monkeypatch.setenv("SANDBOX_APP_AUTH", "al:pw")
-    assert parse_auth(None, "192.168.1.5") == ("al", "pw")
+    assert parse_auth(None, "192.168.1.5") == [("al", "pw")]
     with pytest.raises(ConfigError, match="USER:PASS"):
         parse_auth("nocolon", "127.0.0.1")
+
+
+def test_auth_file_gives_each_judge_a_login(tmp_path):
+    from sandbox.commands.app import parse_auth
+
+    logins = tmp_path / "judges.txt"
+    logins.write_text("# team\nann:pw1\n\n bob : p:w2\n", encoding="utf-8")
+    assert parse_auth(None, "0.0.0.0", logins) == [("ann", "pw1"), ("bob", " p:w2")]
+    assert parse_auth("carl:pw", "127.0.0.1", logins)[0] == ("carl", "pw")
+    logins.write_text("ann:pw1\nsecret-without-colon\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"judges.txt:2: .*USER:PASS") as error:
+        parse_auth(None, "127.0.0.1", logins)
+    assert "secret-without-colon" not in str(error.value)
+    logins.write_text("ann:pw1\nann:pw2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="ann is given twice"):
+        parse_auth(None, "127.0.0.1", logins)
+    with pytest.raises(DataError, match="cannot read"):
+        parse_auth(None, "127.0.0.1", tmp_path / "missing.txt")
 
 
 def test_app_command_refuses_public_host_without_auth(workspace_dir):

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from sandbox.judgment_stats import (agreement, bradley_terry, judgments_needed, pairwise, question_key, summarize, wilson,
-                                    win_rates)
+from sandbox.judgment_stats import (agreement, bradley_terry, fleiss_kappa, judgments_needed, pairwise, position_bias,
+                                    question_key, summarize, wilson, win_rates)
 from sandbox.records import Judgment
 
 ORDER = ["few-shot", "rag", "fine-tuned"]
@@ -59,6 +59,39 @@ def test_agreement_observed_and_kappa():
     assert result["questions"] == 2 and result["pairs"] == 2 and result["agreement"] == 0.5
     # pooled choices: rag 3/4, few-shot 1/4 -> chance 0.625; kappa = (0.5-0.625)/(1-0.625)
     assert result["kappa"] == pytest.approx(-1 / 3)
+
+
+def test_fleiss_kappa_matches_the_textbook_example():
+    # Fleiss (1971) as worked on Wikipedia: 10 subjects, 14 raters, 5 categories -> P = 0.378, Pe = 0.213, kappa 0.210
+    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+             [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    result = fleiss_kappa([dict(zip("abcde", row)) for row in table])
+    assert result["items"] == 10
+    assert result["agreement"] == pytest.approx(0.378, abs=1e-3) and result["chance"] == pytest.approx(0.213, abs=1e-3)
+    assert result["kappa"] == pytest.approx(0.210, abs=1e-3)
+
+
+def test_agreement_and_kappa_on_identical_answers_by_hand():
+    """Three judges on three comparisons (keyed by comparison id, not question):
+    c1 rag/rag/rag -> 1; c2 rag/few-shot/rag -> 1/3; c3 tie/few-shot/few-shot -> 1/3; mean 5/9.
+    Pooled: rag 5, few-shot 3, tie 1 of 9 -> chance 35/81; kappa = (5/9 - 35/81) / (1 - 35/81) = 5/23."""
+    votes = {"c1": ["rag", "rag", "rag"], "c2": ["rag", "few-shot", "rag"], "c3": ["tie", "few-shot", "few-shot"]}
+    js = [J(None if pick == "tie" else pick, verdict="tie" if pick == "tie" else "best", judge=judge, qid="same")
+          .model_copy(update={"comparison_id": cid}) for cid, picks in votes.items() for judge, pick in zip("xyz", picks)]
+    result = agreement(js, key=lambda j: j.comparison_id)
+    assert result["questions"] == 3 and result["pairs"] == 9
+    assert result["agreement"] == pytest.approx(5 / 9) and result["kappa"] == pytest.approx(5 / 23)
+    assert agreement(js)["questions"] == 1  # by question they would all be one item
+
+
+def test_position_bias_compares_left_picks_with_the_shuffle():
+    orders = [ORDER, ORDER[1:] + ORDER[:1], ORDER[2:] + ORDER[:2]] * 4  # each pipeline left 4 times of 12
+    lefty = [J(order[0], judge="lefty").model_copy(update={"shown_order": order}) for order in orders]
+    steady = [J("rag", judge="steady").model_copy(update={"shown_order": order}) for order in orders]
+    bias = position_bias(lefty + steady + [J(verdict="tie", judge="tied")])
+    assert bias["lefty"]["left"] == 12 and bias["lefty"]["biased"] and bias["lefty"]["expected"] == pytest.approx(1 / 3)
+    assert bias["steady"]["share"] == pytest.approx(1 / 3) and not bias["steady"]["biased"]
+    assert "tied" not in bias
 
 
 def test_judgments_needed_formula():

@@ -63,7 +63,8 @@ def test_round_trip_sqlite_postgresql_sqlite_via_the_cli(tmp_path, pg_url, postg
     report = json.loads(first.stdout)
     assert report["verified"] and postgres.password not in first.stdout + first.stderr
     counts = {t["table"]: t["source_rows"] for t in report["tables"]}
-    assert counts == {"runs": 216, "judgments": 36, "judgment_answers": 108, "evals": 3, "eval_scores": 108}
+    assert counts == {"runs": 216, "judgments": 36, "judgment_answers": 108, "evals": 3, "eval_scores": 108,
+                      "sessions": 0, "judgment_versions": 0}
     assert all(t["verified_rows"] == t["target_rows"] == t["source_rows"] for t in report["tables"])
 
     again = json.loads(sandbox("store", "copy", "--to", pg_url, "--password-env", "TEAM_PW", "--json",
@@ -99,7 +100,8 @@ def test_an_interrupted_copy_resumes(tmp_path, pg_url, postgres, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         copy_store(laptop, team, progress=crash_midway)
     partial = store_copy.verify(laptop, team, store_copy._tables(laptop, team),
-                                {"runs": 72, "judgments": 12, "judgment_answers": 36, "evals": 3, "eval_scores": 36})
+                                {"runs": 72, "judgments": 12, "judgment_answers": 36, "evals": 3, "eval_scores": 36,
+                                 "sessions": 0, "judgment_versions": 0})
     # every page reported done landed whole, nothing else did
     assert not partial.verified and sum(t.verified_rows for t in partial.tables) == landed[0]
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.app import advisor_tab, compare_tab, data_tab, evaluate_tab, finetune_tab, judgments_tab
+from sandbox.app import (advisor_tab, compare_tab, data_tab, evaluate_tab, finetune_tab, judgments_tab, session_view,
+                         sessions_tab)
 from sandbox.app.context import AppContext
 from sandbox.config import Workspace
 
-TABS = (compare_tab, judgments_tab, data_tab, finetune_tab, evaluate_tab, advisor_tab)  # in display order
+TABS = (compare_tab, judgments_tab, sessions_tab, data_tab, finetune_tab, evaluate_tab, advisor_tab)  # in display order
 JUDGE_STORAGE_KEY = "sandbox-judge-name"
 
 
@@ -34,13 +35,13 @@ def build_app(workspace: Workspace, ctx: AppContext | None = None, **overrides: 
                 elem_id="judge-name", scale=2, max_length=80,
             )
         remembered = gr.BrowserState("", storage_key=JUDGE_STORAGE_KEY)
-        with gr.Tabs() as ctx.tabs:
+        with gr.Column() as main, gr.Tabs() as ctx.tabs:
             for tab in TABS:
                 tab.build(ctx)
         for fn, outputs in ctx.on_load:
             demo.load(fn, ctx.dataset, outputs, api_visibility="private")
-        # The judge's name is asked once per browser: restore it on load, remember it on change.
-        demo.load(lambda saved: saved or "", remembered, ctx.judge_name, api_visibility="private")
+        # The judge's name is asked once per browser (or is the login): restored on load, remembered on change.
+        session_view.build(ctx, demo, main, remembered)  # also shown instead of the tabs for /?session=ID
         ctx.judge_name.change(lambda name: (name or "").strip(), ctx.judge_name, remembered, api_visibility="private")
     demo.ctx = ctx  # tests and the CLI reach the handlers' dependencies through the app
     return demo

@@ -83,10 +83,11 @@ def status_view(c: Comparison | None) -> str:
         return f"Could not run the comparison: {c.failure}"
     if not c.done:
         return f"Answering… ({len(c.records)}/{len(c.order)} done)"
+    share = f" Another judge can vote on these same answers: [/?comparison={c.comparison_id}](/?comparison={c.comparison_id})."
     if c.judged:
         names = ", ".join(f"{LABELS[i]} = {p}" for i, p in enumerate(c.order))
-        return f"Vote recorded. Revealed: {names}."
-    return "All answers are in. Vote below." + (" (Blind: pipeline names are revealed after the vote.)" if c.blind else "")
+        return f"Vote recorded. Revealed: {names}." + share
+    return "All answers are in. Vote below." + (" (Blind: pipeline names are revealed after the vote.)" if c.blind else "") + share
 
 
 def load_questions(ctx: AppContext, dataset: str | None) -> tuple[list[Any], str]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import typer
+
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
 from sandbox.commands.evaluate import DatasetArg, ReportOpt, write_report_file
 
 
 @app.command("advise")
 def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
-                   report: Optional[Path] = ReportOpt) -> None:
+                   report: Optional[Path] = ReportOpt,
+                   session: Optional[str] = typer.Option(None, "--session", help="Human evidence from this judging session only (its dataset by default).")) -> None:
     """Say whether few-shot prompting, RAG or fine-tuning fits this dataset, with the evidence.
 
     Works from the data alone (example count, output format, jargon, need for document facts,
@@ -22,7 +25,13 @@ def advise_command(dataset: Optional[str] = DatasetArg, as_json: bool = JsonOpt,
     from sandbox.advisor import advise, explain, headline
 
     ws = workspace()
-    advice = advise(ws, dataset)
+    if session:
+        from sandbox.sessions import get_session
+        from sandbox.store import open_store
+
+        found = get_session(open_store(ws), session)
+        dataset, session = dataset or found.dataset, found.id
+    advice = advise(ws, dataset, session_id=session)
     if report:
         write_report_file(ws, advice.dataset, report, advice=advice)
     if as_json:

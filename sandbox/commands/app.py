@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from sandbox.cli import app, console, print_json, workspace
-from sandbox.errors import ConfigError
+from sandbox.errors import ConfigError, DataError
 from sandbox.finetune.queue import watch as watch_finetunes
 from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.localserver import local_base_url
@@ -31,20 +31,59 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_auth(value: str | None, host: str) -> tuple[str, str] | None:
-    """USER:PASS from --auth or $SANDBOX_APP_AUTH; required whenever the app is reachable off this machine."""
+def parse_auth(value: str | None, host: str, auth_file: Path | None = None) -> list[tuple[str, str]] | None:
+    """The logins (USER, PASS): --auth or $SANDBOX_APP_AUTH, plus one USER:PASS a line of --auth-file.
+
+    Each login is a judge: their votes carry the login as the judge's name. Logins are required
+    whenever the app is reachable off this machine. Passwords are never echoed in errors.
+    """
+    logins = []
     value = value or os.environ.get(AUTH_ENV, "")
     if value:
-        user, sep, password = value.partition(":")
-        if not sep or not user or not password:
-            raise ConfigError("--auth must look like USER:PASS.", f"Pass --auth alice:s3cret or set {AUTH_ENV}=alice:s3cret.")
-        return user, password
+        logins.append(_login(value) or _bad_login("--auth", f"Pass --auth alice:s3cret or set {AUTH_ENV}=alice:s3cret."))
+    if auth_file is not None:
+        logins += _auth_file(auth_file)
+    users = [user for user, _ in logins]
+    if len(set(users)) != len(users):
+        twice = sorted({u for u in users if users.count(u) > 1})
+        raise ConfigError(f"Login {', '.join(twice)} is given twice.", "Give each judge one USER:PASS line.")
+    if logins:
+        return logins
     if not is_loopback(host):
         raise ConfigError(
             f"Refusing to serve on {host} without a password: anyone on the network could use the models and read the data.",
-            f"Add --auth USER:PASS (or set {AUTH_ENV}=USER:PASS), or keep the default --host 127.0.0.1.",
+            f"Add --auth USER:PASS or --auth-file FILE (or set {AUTH_ENV}=USER:PASS), or keep the default --host 127.0.0.1.",
         )
     return None
+
+
+def _login(text: str) -> tuple[str, str] | None:
+    user, sep, password = text.strip().partition(":")
+    return (user.strip(), password) if sep and user.strip() and password else None
+
+
+def _bad_login(where: str, hint: str):
+    raise ConfigError(f"{where} must look like USER:PASS.", hint)
+
+
+def _auth_file(path: Path) -> list[tuple[str, str]]:
+    """One USER:PASS a line; blank lines and lines starting with # are skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(path, f"cannot read the logins file ({exc.strerror or exc}).", "Pass a readable file.") from exc
+    logins = []
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            logins.append(_login(line) or _bad_file_line(path, number))
+    if not logins:
+        raise DataError(path, "no logins in the file.", "Write one USER:PASS a line, e.g. alice:s3cret.")
+    return logins
+
+
+def _bad_file_line(path: Path, number: int):
+    raise DataError(path, "this line must look like USER:PASS (a user name, a colon, a password).",
+                    "Fix or remove the line; blank lines and # comments are allowed.", line=number)
 
 
 def preload_local_model(ws) -> threading.Thread | None:
@@ -75,10 +114,11 @@ def app_command(
     host: str = typer.Option("127.0.0.1", help="Interface to bind. Anything but loopback requires --auth."),
     port: int = typer.Option(7860, help="Port to serve on."),
     auth: Optional[str] = typer.Option(None, help=f"USER:PASS required to log in (or set {AUTH_ENV}); never stored."),
+    auth_file: Optional[Path] = typer.Option(None, "--auth-file", help="A file with one USER:PASS a line, one per judge: each logs in as themselves and votes under that name."),
     preload: bool = typer.Option(True, help="Load the local model in the background at start-up."),
 ) -> None:
     """Open the web app: ask all three pipelines side by side, judge blind, analyse, upload data."""
-    credentials = parse_auth(auth, host)
+    credentials = parse_auth(auth, host, auth_file)
     ws = workspace()
     from sandbox.app import build_app
 
@@ -98,6 +138,7 @@ def export_command(
     as_prompt: str = typer.Option("fine-tuned", "--as-prompt", help="finetune/pairs: train on the prompt this pipeline serves: fine-tuned (system + question), rag (plus the contexts its run was shown) or few-shot (plus its examples)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: judgments<suffix> in the current folder)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset's judgments."),
+    session: Optional[str] = typer.Option(None, "--session", help="Only this judging session's votes (latest of each)."),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Export judgments for analysis, or as fine-tuning / preference data."""
@@ -109,7 +150,13 @@ def export_command(
     ws = workspace()
     if dataset:
         ws.dataset_dir(dataset)  # a typo gets "not found, available: ..." instead of an empty file
-    result = export(open_store(ws), format, out or Path(f"judgments{SUFFIX[format]}"), dataset, workspace=ws, as_prompt=as_prompt)
+    store = open_store(ws)
+    if session:
+        from sandbox.sessions import get_session
+
+        session = get_session(store, session).id  # a typo gets "no session, use one of ..."
+    result = export(store, format, out or Path(f"judgments{SUFFIX[format]}"), dataset, workspace=ws, as_prompt=as_prompt,
+                    session_id=session)
     if json_out:
         print_json(result)
     else:

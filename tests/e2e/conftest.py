@@ -45,8 +45,9 @@ model = "ft:fake-model"
     return root
 
 
-def start_app(root: Path):
-    """Index with a deterministic embedder, build the app with it, launch on a free loopback port."""
+def start_app(root: Path, auth=None):
+    """Index with a deterministic embedder, build the app with it, launch on a free loopback port
+    (``auth``: a list of (user, password) logins, as `sandbox app --auth-file` passes them)."""
     from sandbox.app import build_app
     from sandbox.compare import stream_compare
     from sandbox.config import load_workspace
@@ -61,7 +62,7 @@ def start_app(root: Path):
                      build_index=functools.partial(build_index, embedder=embedder))
     demo.queue(default_concurrency_limit=8)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
-                            share=False, ssr_mode=False)
+                            share=False, ssr_mode=False, auth=auth)
     return demo, url, ws
 
 
@@ -113,18 +114,36 @@ def browser():
 
 @pytest.fixture
 def app_factory(tmp_path):
-    """make(reply=..., prepare=None) -> (url, workspace, fake server): like running_app, but ``prepare(root)``
-    may add datasets or edit files before the app starts; every app and server made is closed at the end."""
+    """make(reply=..., prepare=None, auth=None) -> (url, workspace, fake server): like running_app, but
+    ``prepare(root)`` may add datasets or edit files before the app starts, and ``auth`` requires logins;
+    every app and server made is closed at the end."""
     import contextlib
 
     with contextlib.ExitStack() as stack:
-        def make(reply: Reply | None = None, prepare=None):
+        def make(reply: Reply | None = None, prepare=None, auth=None):
             server = stack.enter_context(FakeServer(reply or Reply("The pump runs at 42 rpm")))
             root = make_workspace(tmp_path / f"ws-{id(server)}", server.base_url)
             if prepare is not None:
                 prepare(root)
-            demo, url, ws = start_app(root)
+            demo, url, ws = start_app(root, auth)
             stack.callback(demo.close)
             return url, ws, server
 
         yield make
+
+
+@pytest.fixture
+def make_session():
+    """make(workspace, **create_session kwargs) -> a judging session whose answers the app's pipelines gave
+    (deterministic embedder, the workspace's scripted server)."""
+    from fakes import FakeEmbedder
+    from sandbox.compare import stream_compare
+    from sandbox.pipelines.base import Resources
+    from sandbox.sessions import create_session
+    from sandbox.store import Store
+
+    def make(ws, **kwargs):
+        stream = functools.partial(stream_compare, resources=Resources(ws, embedder=FakeEmbedder()))
+        return create_session(ws, "plant", store=Store(ws.db_path), stream_compare=stream, **kwargs)
+
+    return make
