@@ -1,8 +1,9 @@
 """Judgments out of the store: CSV / JSONL / Parquet tables, and training data from preferences.
 
-- ``csv`` / ``parquet``: one row per judgment; nested fields (ranks, ratings, tags, run ids, shown
-  order) as JSON text so a row reads back into the same ``Judgment``; plus flat ``rank_<pipeline>``
-  and ``rating_<pipeline>`` columns for spreadsheets.
+- ``csv`` / ``parquet``: one row per judgment in the declared ``COLUMNS`` (``sandbox.table_schema``: the
+  same columns and types in every export); nested fields (ranks, ratings, tags, run ids, shown order) as
+  JSON text so a row reads back into the same ``Judgment``; plus flat nullable-int ``rank_<pipeline>`` and
+  ``rating_<pipeline>`` columns for all three pipelines, for spreadsheets.
 - ``jsonl``: one ``Judgment`` per line, exactly as stored.
 - ``finetune`` / ``pairs``: training data on the prompt a pipeline serves (``sandbox.training_export``).
 """
@@ -10,14 +11,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from collections.abc import Sequence
 from pathlib import Path
 
+from sandbox import PIPELINES
 from sandbox.config import Workspace
 from sandbox.errors import SandboxError
 from sandbox.files import atomic_path
 from sandbox.records import Judgment
 from sandbox.store import Store
+from sandbox.table_schema import Kind, read_table, write_table
 from sandbox.training_export import DEFAULT_AS_PROMPT, training_rows
 
 FORMATS = ("csv", "jsonl", "parquet", "finetune", "pairs")
@@ -40,25 +44,35 @@ def restore_cell(value):
     return value[1:] if isinstance(value, str) and value.startswith("'") else value
 
 
-def judgments_frame(judgments: Sequence[Judgment]):
-    import pandas as pd
+def _kind(name: str) -> Kind:
+    annotation = Judgment.model_fields[name].annotation
+    if name in NESTED or annotation not in (int, bool, datetime):
+        return "string"
+    return {int: "int", bool: "bool", datetime: "timestamp"}[annotation]
 
+
+# One column per Judgment field (nested ones as JSON text), session_id whether or not judgments carry one yet,
+# then fixed flat rank/rating columns for the three pipelines, whichever were shown.
+COLUMNS: list[tuple[str, Kind]] = (
+    [(name, _kind(name)) for name in Judgment.model_fields]
+    + ([] if "session_id" in Judgment.model_fields else [("session_id", "string")])
+    + [(f"{what}_{p}", "int") for what in ("rank", "rating") for p in PIPELINES])
+
+
+def judgment_rows(judgments: Sequence[Judgment]) -> list[dict]:
     rows = []
     for j in judgments:
         row = j.model_dump(mode="json")
         for key in NESTED:
             row[key] = json.dumps(row[key], ensure_ascii=False)
-        for p in j.shown_order:
-            row[f"rank_{p}"] = j.ranks.get(p)
-            row[f"rating_{p}"] = j.ratings.get(p)
+        for p in PIPELINES:
+            row[f"rank_{p}"], row[f"rating_{p}"] = j.ranks.get(p), j.ratings.get(p)
         rows.append(row)
-    columns = list(Judgment.model_fields)
-    frame = pd.DataFrame(rows)
-    return frame if rows else pd.DataFrame(columns=columns)
+    return rows
 
 
 def frame_judgments(frame) -> list[Judgment]:
-    """Read an exported CSV/Parquet table back into judgments (extra flat columns are ignored)."""
+    """Read an exported CSV/Parquet table back into judgments (the flat columns are ignored)."""
     import pandas as pd
 
     out = []
@@ -67,8 +81,6 @@ def frame_judgments(frame) -> list[Judgment]:
         for key in NESTED:
             if isinstance(data.get(key), str):
                 data[key] = json.loads(data[key])
-        for key in ("comment", "question_id", "dataset", "user_input", "judge"):
-            data[key] = str(data.get(key, ""))
         if not data.get("best"):  # CSV cannot tell None from ""
             data["best"] = None
         out.append(Judgment.model_validate(data))
@@ -92,13 +104,9 @@ def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None, 
     path = Path(out)
     skipped = 0
     if fmt in ("csv", "parquet"):
-        frame = judgments_frame(judgments)
-        rows = frame.to_dict(orient="records")
+        rows = judgment_rows(judgments)
         with atomic_path(path) as tmp:
-            if fmt == "csv":
-                frame.map(neutralise_cell).to_csv(tmp, index=False, lineterminator="\r\n")  # RFC 4180; quotes a lone \r too
-            else:
-                frame.to_parquet(tmp, index=False)
+            write_table(rows, COLUMNS, fmt, tmp, cell=neutralise_cell)
     else:
         if fmt == "jsonl":
             rows = [j.model_dump(mode="json") for j in judgments]
@@ -117,11 +125,7 @@ def export(store: Store, fmt: str, out: str | Path, dataset: str | None = None, 
 
 def read_judgments(path: str | Path) -> list[Judgment]:
     """Load an exported csv / jsonl / parquet file back into judgments."""
-    import pandas as pd
-
     path = Path(path)
     if path.suffix == ".jsonl":
         return [Judgment.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if path.suffix == ".parquet":
-        return frame_judgments(pd.read_parquet(path))
-    return frame_judgments(pd.read_csv(path, dtype=str, keep_default_na=False).map(restore_cell))
+    return frame_judgments(read_table(path, COLUMNS, cell=restore_cell))

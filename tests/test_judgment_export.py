@@ -66,3 +66,32 @@ def test_csv_neutralises_spreadsheet_formulas_and_round_trips(tmp_path):
     assert not [v for v in cells if v[0] in "=+-@\t\r"]
     assert rows[0]["judge"] == "'=cmd|' /C calc'!A0" and rows[1]["judge"] == "''quoted" and rows[1]["user_input"] == "plain"
     assert [j.model_dump() for j in read_judgments(tmp_path / "j.csv")] == [j.model_dump() for j in store.judgments()]
+
+
+def test_table_schema_is_declared_and_stable_across_different_data(store, tmp_path):
+    """#18: ranks/ratings nullable ints, created_at a timestamp, all three pipelines' columns whichever were shown,
+    empty strings kept in CSV; pandas and pyarrow read the same dtypes from two exports of different data."""
+    import pyarrow.parquet as pq
+
+    from sandbox.judgment_export import COLUMNS
+    from sandbox.table_schema import arrow_schema, pandas_dtypes, read_table
+
+    other = Store(tmp_path / "other.db")  # one pipeline shown, no ranks, empty comment and question_id
+    other.add_judgment(Judgment(comparison_id="x", run_ids={}, shown_order=["rag"], best="rag", comment=""))
+    seen = []
+    for name, source in (("a", store), ("b", other)):
+        for fmt in ("csv", "parquet"):
+            export(source, fmt, tmp_path / f"{name}.{fmt}")
+            frame = read_table(tmp_path / f"{name}.{fmt}", COLUMNS)
+            seen.append({c: str(t) for c, t in frame.dtypes.items()})
+        assert pq.read_schema(tmp_path / f"{name}.parquet").remove_metadata() == arrow_schema(COLUMNS)
+    assert seen[0] == pandas_dtypes(COLUMNS)
+    assert all(s == seen[0] for s in seen), seen
+    assert seen[0]["rank_fine-tuned"] == "Int64" and seen[0]["created_at"] == "datetime64[us, UTC]"
+    back = read_table(tmp_path / "b.csv", COLUMNS)
+    assert back.loc[0, "comment"] == "" and back.loc[0, "question_id"] == ""  # not NaN
+    assert back["rank_rag"].isna().all() and "session_id" in back.columns
+    import pandas as pd
+
+    plain = pd.read_csv(tmp_path / "b.csv", keep_default_na=False, dtype=str)  # the documented way without sandbox
+    assert plain.loc[0, "comment"] == "" and list(plain.columns) == [c for c, _ in COLUMNS]
