@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sandbox import PIPELINES
+from sandbox import PIPELINES, compare
 from sandbox.judgment_stats import agreement, position_bias, summarize
 from sandbox.errors import SandboxError
-from sandbox.evaluate import eval_id, pipeline_config
+from sandbox.evaluate import _load_questions, eval_id, pipeline_config
 from sandbox.judging import Comparison, VoteRefused, judgment_for
 from sandbox.records import Judgment, RunRecord, Session, SessionItem, utcnow
 from sandbox.store import Store, open_store
@@ -60,8 +60,6 @@ def create_session(workspace, dataset: str | None, *, name: str = "", count: int
                    ids: Sequence[str] | None = None, from_eval: bool = False, pipelines: Sequence[str] = PIPELINES,
                    store: Store | None = None, stream_compare=None, progress: Progress | None = None) -> Session:
     """Freeze a set of comparisons; answers missing from the eval are generated (unless ``from_eval``)."""
-    from sandbox.evaluate import _load_questions
-
     dataset = workspace.dataset_dir(dataset).name
     store = store or open_store(workspace)
     stored = eval_answers(workspace, store, dataset, pipelines)
@@ -96,8 +94,7 @@ def _generate(workspace, dataset: str, missing, pipelines, store: Store, stream_
     """Answer the missing (question, pipelines) with at most [eval] concurrency calls in flight."""
     if not missing:
         return 0
-    if stream_compare is None:
-        from sandbox.compare import stream_compare
+    stream_compare = stream_compare or compare.stream_compare
 
     async def run_all() -> None:
         limiter = asyncio.Semaphore(max(1, workspace.settings.eval.concurrency))

@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox import PIPELINES
 from sandbox.app.context import AppContext
+from sandbox.app.judgments_tab import overview_text, win_table
 from sandbox.errors import SandboxError
 from sandbox.judging import LABELS, TAGS, VoteRefused
 from sandbox.records import Judgment, Session
@@ -111,8 +112,6 @@ def form_values(judgment: Judgment | None, order: list[str]) -> dict[str, Any]:
 
 
 def results_text(analysis: dict) -> str:
-    from sandbox.app.judgments_tab import overview_text
-
     lines = [overview_text(analysis)]
     for judge, b in analysis["position_bias"].items():
         lines.append(f"{judge}: left column picked in {b['left']} of {b['picks']} ({b['share']:.0%}, a shuffle "
@@ -172,8 +171,6 @@ def make_api(ctx: AppContext) -> None:
 def build(ctx: AppContext, demo: Any, main: Any, remembered: Any) -> None:
     """The (hidden) judging view; a load event shows it instead of ``main`` when the URL names a target."""
     import gradio as gr
-
-    from sandbox.app.judgments_tab import win_table
 
     state = gr.State(None)  # {"kind", "id", "pos"}
     with gr.Column(visible=False, elem_id="judging-view") as view:
