@@ -288,6 +288,13 @@ class Store:
         with self.connect() as db:
             return {q: {"run_id": run_id, "metrics": json.loads(m)} for q, run_id, m in db.execute(query)}
 
+    def eval_of_runs(self, eval_id: str | None = None) -> dict[str, str]:
+        """run id -> the eval that scored it (of one eval, or all)."""
+        query = sa.select(SCORES.c.run_id, SCORES.c.eval_id).where(SCORES.c.run_id.is_not(None),
+                                                                    *_equal(SCORES, {"eval_id": eval_id} if eval_id else {}))
+        with self.connect() as db:
+            return dict(db.execute(query).all())
+
     def add_scored_runs(self, scored: Iterable[tuple[str, RunRecord, dict[str, Any]]]) -> None:
         """(eval id, run, metrics) triples: the runs and their scores in one transaction."""
         scored = list(scored)

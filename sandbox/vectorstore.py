@@ -64,10 +64,35 @@ _EF_CLASS = None
 
 
 def embedding_function(embedder: Any):
+    return _ef_class()(embedder.name, embedder)
+
+
+def _ef_class():
     global _EF_CLASS  # one registration per process; chromadb keeps a global registry anyway
     if _EF_CLASS is None:
         _EF_CLASS = _register_embedding_function()
-    return _EF_CLASS(embedder.name, embedder)
+    return _EF_CLASS
+
+
+def source_chunks(workspace, dataset: str, sources: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """source -> [(chunk id, text)] in document order, read from the index without loading the embedder
+    (the collection's recorded embedding function is rebuilt from its config, never called)."""
+    if not sources:
+        return {}
+    _ef_class()
+    try:
+        chunks = client(workspace).get_collection(collection_name(workspace, dataset))
+    except Exception as exc:
+        if _not_found(exc):
+            raise MissingIndex(f"No index for dataset {dataset!r} yet.", f"Run `sandbox index {dataset}` first.") from None
+        raise
+    rows = chunks.get(where={"source": {"$in": sorted(sources)}}, include=["documents", "metadatas"])
+    found = sorted(zip(rows["ids"], rows["documents"] or [], rows["metadatas"] or []),
+                   key=lambda r: (r[2]["source"], int(r[2].get("start", 0)), r[0]))
+    out: dict[str, list[tuple[str, str]]] = {}
+    for chunk_id, text, meta in found:
+        out.setdefault(meta["source"], []).append((chunk_id, text or ""))
+    return out
 
 
 def client(workspace):
