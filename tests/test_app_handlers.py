@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from pathlib import Path
 import random
 
 import pytest
@@ -184,6 +185,10 @@ def test_judgments_cli_summary_and_export(ctx, tmp_path):
     assert json.loads(out.output)["as_prompt"] == "fine-tuned"
     for line in (tmp_path / "p.jsonl").read_text().splitlines():
         assert json.loads(line)["prompt"][-1]["role"] == "user"  # TRL conversational: the prompt is messages
+    from sandbox.app.judgments_tab import export_file
+
+    examples = [json.loads(x) for x in Path(export_file(ctx, "finetune", "d", "fine-tuned")).read_text().splitlines()]
+    assert len(examples) == 1 and [m["role"] for m in examples[0]["messages"]][-2:] == ["user", "assistant"]
 
 
 def test_blind_hides_every_field_that_identifies_the_pipeline(ctx):

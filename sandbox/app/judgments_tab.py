@@ -12,6 +12,7 @@ from typing import Any
 from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.app.context import AppContext
 from sandbox.judgment_export import FORMATS, SUFFIX, export
+from sandbox.training_export import AS_PROMPTS, DEFAULT_AS_PROMPT
 from sandbox.report import error_bars
 
 ALL = "(all datasets)"
@@ -69,11 +70,11 @@ def chart(summary: dict):
     return fig
 
 
-def export_file(ctx: AppContext, fmt: str, dataset: str | None) -> str:
+def export_file(ctx: AppContext, fmt: str, dataset: str | None, as_prompt: str = DEFAULT_AS_PROMPT) -> str:
     dataset = None if dataset in (None, "", ALL) else dataset
     folder = Path(tempfile.mkdtemp(prefix="sandbox-export-"))
     name = f"judgments-{dataset or 'all'}{SUFFIX[fmt]}"
-    return export(ctx.store, fmt, folder / name, dataset, workspace=ctx.workspace)["path"]
+    return export(ctx.store, fmt, folder / name, dataset, workspace=ctx.workspace, as_prompt=as_prompt)["path"]
 
 
 def build(ctx: AppContext) -> None:
@@ -93,7 +94,9 @@ def build(ctx: AppContext) -> None:
             by_judge = gr.Dataframe(headers=group_headers, label="By judge", interactive=False)
         with gr.Row():
             fmt = gr.Radio(choices=list(FORMATS), value="csv", label="Export format",
-                           info="finetune: preferred answers as chat JSONL; pairs: prompt/chosen/rejected JSONL")
+                           info="finetune: preferred answers as chat JSONL; pairs: TRL prompt/chosen/rejected JSONL")
+            as_prompt = gr.Radio(choices=list(AS_PROMPTS), value=DEFAULT_AS_PROMPT, label="finetune/pairs: train on the prompt of",
+                                 info="the pipeline whose prompt the examples carry (rag: with the contexts its run was shown)")
             export_btn = gr.Button("Export", elem_id="export")
         download = gr.File(label="Download", interactive=False)
 
@@ -103,12 +106,12 @@ def build(ctx: AppContext) -> None:
                     wins: win_table(summary), by_tag: breakdown_table(summary["by_question_tag"]),
                     by_judge: breakdown_table(summary["by_judge"])}
 
-        def on_export(format_: str, dataset: str) -> str:
-            return export_file(ctx, format_, dataset)
+        def on_export(format_: str, dataset: str, prompt_of: str) -> str:
+            return export_file(ctx, format_, dataset, prompt_of)
 
         outputs = [overview, plot, wins, by_tag, by_judge]
         gr.on([refresh.click, tab.select, scope.change], on_refresh, scope, outputs, api_visibility="private")
-        export_btn.click(on_export, [fmt, scope], download, api_visibility="private")
+        export_btn.click(on_export, [fmt, scope, as_prompt], download, api_visibility="private")
 
         def summary(dataset: str = "") -> dict:
             """The judgments analysis (win rates, Bradley–Terry, agreement...) of one dataset or all."""
