@@ -12,6 +12,7 @@ from typing import Any
 from sandbox.app import (advisor_tab, compare_tab, data_tab, evaluate_tab, finetune_tab, judgments_tab, session_view,
                          sessions_tab)
 from sandbox.app.context import AppContext
+from sandbox.app.serving import CACHE_CLEANUP
 from sandbox.config import Workspace
 
 TABS = (compare_tab, judgments_tab, sessions_tab, data_tab, finetune_tab, evaluate_tab, advisor_tab)  # in display order
@@ -23,7 +24,7 @@ def build_app(workspace: Workspace, ctx: AppContext | None = None, **overrides: 
     import gradio as gr
 
     ctx = ctx or AppContext.for_workspace(workspace, **overrides)
-    with gr.Blocks(title="sandbox: prompting vs RAG vs fine-tuning") as demo:
+    with gr.Blocks(title="sandbox: prompting vs RAG vs fine-tuning", delete_cache=CACHE_CLEANUP) as demo:
         with gr.Row():
             gr.Markdown("## sandbox: few-shot vs RAG vs fine-tuned, side by side")
         with gr.Row():

@@ -11,6 +11,7 @@ from typing import Any
 
 from sandbox.judgment_stats import describe_separation, question_tags, summarize
 from sandbox.app.context import AppContext
+from sandbox.errors import SandboxError
 from sandbox.judgment_export import FORMATS, SUFFIX, export
 from sandbox.training_export import AS_PROMPTS, DEFAULT_AS_PROMPT
 from sandbox.report import error_bars
@@ -115,6 +116,9 @@ def build(ctx: AppContext) -> None:
 
         def summary(dataset: str = "") -> dict:
             """The judgments analysis (win rates, Bradley–Terry, agreement...) of one dataset or all."""
-            return summary_for(ctx, dataset or None)
+            try:
+                return summary_for(ctx, dataset or None)
+            except SandboxError as exc:  # e.g. a dataset that is not one of the workspace's
+                raise gr.Error(str(exc)) from exc
 
         gr.api(summary, api_name="summary")

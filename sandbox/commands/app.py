@@ -118,18 +118,24 @@ def app_command(
     preload: bool = typer.Option(True, help="Load the local model in the background at start-up."),
 ) -> None:
     """Open the web app: ask all three pipelines side by side, judge blind, analyse, upload data."""
+    if auth:
+        typer.secho(f"Warning: --auth on the command line is visible to every local user (process list); "
+                    f"set {AUTH_ENV} or use --auth-file instead.", fg=typer.colors.YELLOW, err=True)
     credentials = parse_auth(auth, host, auth_file)
     ws = workspace()
     from sandbox.app import build_app
+    from sandbox.app.serving import exit_on_sigterm, launch_options, private_uploads
 
-    demo = build_app(ws)
-    if preload:
-        preload_local_model(ws)
-    watch_finetunes(ws)  # queued fine-tunes advance and register while the app runs (`sandbox finetune --all`)
-    demo.queue(default_concurrency_limit=8)
-    typer.echo(f"sandbox app on http://{host}:{port}" + (" (login required)" if credentials else ""))
-    demo.launch(server_name=host, server_port=port, auth=credentials, share=False, ssr_mode=False,
-                show_error=False, quiet=True, mcp_server=False, inbrowser=False)
+    exit_on_sigterm()
+    with private_uploads(ws):  # this instance's own upload folder, removed when the app stops
+        demo = build_app(ws)
+        if preload:
+            preload_local_model(ws)
+        watch_finetunes(ws)  # queued fine-tunes advance and register while the app runs (`sandbox finetune --all`)
+        demo.queue(default_concurrency_limit=8)
+        typer.echo(f"sandbox app on http://{host}:{port}" + (" (login required)" if credentials else ""))
+        demo.launch(server_name=host, server_port=port, auth=credentials, share=False, ssr_mode=False,
+                    show_error=False, quiet=True, mcp_server=False, inbrowser=False, **launch_options(ws, host))
 
 
 @judgments_app.command("export")
