@@ -71,6 +71,14 @@ def check_pipelines(pipelines: Sequence[str]) -> list[str]:
     return names
 
 
+def check_question_length(workspace: Workspace, question: str) -> None:
+    """One question costs work and storage in proportion to its length: [limits] question_chars bounds it."""
+    limit = workspace.settings.limits.question_chars
+    if len(question) > limit:
+        raise ConfigError(f"The question is {len(question):,} characters long; the limit is {limit:,}.",
+                          "Shorten it, or raise [limits] question_chars in sandbox.toml.")
+
+
 async def stream_compare(
     workspace: Workspace,
     question: str,
@@ -92,6 +100,7 @@ async def stream_compare(
     """
     if not question.strip():
         raise ConfigError("The question is empty.", "Type a question.")
+    check_question_length(workspace, question)
     names = check_pipelines(pipelines)
     dataset = dataset or workspace.dataset_dir().name
     workspace.dataset_dir(dataset)  # a missing dataset is the caller's mistake: raise now

@@ -108,9 +108,10 @@ class LimitsConfig(_Section):
     question_chars: int = Field(8000, ge=1, description="longest question accepted (app, API, CLI)")
     upload_mb: float = Field(20.0, gt=0, description="largest file the app accepts")
     request_mb: float = Field(100.0, gt=0, description="largest request body `sandbox serve` reads (/v1/files)")
-    doc_uncompressed_mb: float = Field(50.0, gt=0, description="DOCX: XML inside; PDF: extracted text")
-    doc_pages: int = Field(2000, ge=1, description="PDF pages, or DOCX paragraphs / 10, read per document")
-    chunks_per_doc: int = Field(5000, ge=1, description="chunks indexed per document")
+    doc_uncompressed_mb: float = Field(20.0, gt=0, description="DOCX: XML inside the zip; PDF: extracted text")
+    doc_pages: int = Field(2000, ge=1, description="PDF pages read per document")
+    doc_paragraphs: int = Field(50_000, ge=1, description="DOCX paragraphs and table rows read per document")
+    chunks_per_doc: int = Field(2000, ge=1, description="chunks indexed per document")
     problems_listed: int = Field(20, ge=1, description="problems listed per file before 'and N more'")
 
 

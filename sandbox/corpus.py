@@ -15,6 +15,8 @@ from typing import Callable, Iterator, TypeVar
 
 from pydantic import BaseModel, Field
 
+from sandbox.config import LimitsConfig
+
 MARKDOWN = {".md", ".markdown", ".mdx"}
 TEXT = {".txt", ".text", ".rst", ".log", ".csv", ".tsv", ".json", ".jsonl", ".yaml", ".yml", ".toml", ".ini"}
 HTML = {".html", ".htm", ".xhtml"}
@@ -163,17 +165,28 @@ def html_blocks(data: bytes) -> tuple[list[Block], str]:
     return blocks, title
 
 
-def pdf_blocks(data: bytes) -> list[Block]:
+def pdf_blocks(data: bytes, limits: LimitsConfig | None = None) -> list[Block]:
     import io
 
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    limits = limits or LimitsConfig()
+    max_chars = int(limits.doc_uncompressed_mb * 1_000_000)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise UnreadableFile("encrypted PDF; save an unencrypted copy")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > limits.doc_pages:
+            raise UnreadableFile(f"{len(reader.pages):,} pages, over the {limits.doc_pages:,} page limit "
+                                 "(split the file, or raise [limits] doc_pages)")
+        pages, chars = [], 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            if chars > max_chars:
+                raise UnreadableFile(f"over {limits.doc_uncompressed_mb:g} MB of text (split the file, or raise "
+                                     "[limits] doc_uncompressed_mb)")
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableFile(f"broken PDF ({exc})") from exc
     blocks = [b for page in pages for b in text_blocks(page)]
@@ -182,17 +195,25 @@ def pdf_blocks(data: bytes) -> list[Block]:
     return blocks
 
 
-def docx_blocks(data: bytes) -> list[Block]:
+def docx_blocks(data: bytes, limits: LimitsConfig | None = None) -> list[Block]:
     import io
     import zipfile
 
     import docx
     from docx.opc.exceptions import OpcError
+    from docx.oxml.ns import qn
 
+    limits = limits or LimitsConfig()
     try:
+        _check_docx_size(zipfile.ZipFile(io.BytesIO(data)), limits)
         document = docx.Document(io.BytesIO(data))
     except (OpcError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UnreadableFile(f"broken DOCX ({exc})") from exc
+    body = document.element.body
+    count = sum(1 for _ in body.iter(qn("w:p"), qn("w:tr")))
+    if count > limits.doc_paragraphs:
+        raise UnreadableFile(f"{count:,} paragraphs and table rows, over the {limits.doc_paragraphs:,} limit "
+                             "(split the file, or raise [limits] doc_paragraphs)")
     blocks = []
     for para in document.paragraphs:
         text = para.text.strip()
@@ -203,35 +224,32 @@ def docx_blocks(data: bytes) -> list[Block]:
         level = int(match.group(1)) if match else (1 if style == "Title" else 0)
         blocks.append(Block(text=text, level=min(level, 6)))
     for table in document.tables:
-        # python-docx repeats a merged cell once per grid column it spans: keep each cell once
-        rows = [list(dict.fromkeys(c.text.strip() for c in row.cells)) for row in table.rows]
-        if text := markdown_table(rows):
-            blocks.append(Block(text=text))
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                blocks.append(Block(text=" | ".join(dict.fromkeys(cells))))
     return blocks
 
 
-def markdown_table(rows: list[list[str]]) -> str:
-    """A table as a Markdown pipe table (first row = header), so every format reaches the chunker and
-    the RAG context builder (``sandbox.evidence``) in one shape that keeps rows and headers."""
-    rows = [[re.sub(r"\s+", " ", cell).replace("|", "/").strip() for cell in row] for row in rows]
-    rows = [row for row in rows if any(row)]
-    if not rows:
-        return ""
-    lines = ["| " + " | ".join(row) + " |" for row in rows]
-    lines.insert(1, "| " + " | ".join("---" for _ in rows[0]) + " |")
-    return "\n".join(lines)
+def _check_docx_size(archive, limits: LimitsConfig) -> None:
+    """A DOCX is a zip: a few KB can unpack to gigabytes of XML. The sizes in its directory bound what the
+    parser reads (zipfile stops at the declared size), so they are checked before anything is unpacked."""
+    xml = sum(i.file_size for i in archive.infolist() if i.filename.lower().endswith((".xml", ".rels")))
+    if xml > limits.doc_uncompressed_mb * 1_000_000:
+        raise UnreadableFile(f"unpacks to {xml / 1e6:,.1f} MB of XML, over the {limits.doc_uncompressed_mb:g} MB limit "
+                             "(a zip bomb, or split the file; [limits] doc_uncompressed_mb)")
 
 
-def _load_blocks(path: Path, data: bytes) -> tuple[list[Block], str]:
+def _load_blocks(path: Path, data: bytes, limits: LimitsConfig | None = None) -> tuple[list[Block], str]:
     suffix = path.suffix.lower()
     if suffix in MARKDOWN:
         return markdown_blocks(decode_text(data)), ""
     if suffix in HTML:
         return html_blocks(data)
     if suffix == ".pdf":
-        return pdf_blocks(data), ""
+        return pdf_blocks(data, limits), ""
     if suffix == ".docx":
-        return docx_blocks(data), ""
+        return docx_blocks(data, limits), ""
     return text_blocks(decode_text(data)), ""  # .txt and anything unknown that decodes as text
 
 
@@ -263,9 +281,9 @@ def read_source(path: Path, max_bytes: int) -> bytes:
     return path.read_bytes()
 
 
-def parse_document(path: Path, source: str, data: bytes) -> Document:
+def parse_document(path: Path, source: str, data: bytes, limits: LimitsConfig | None = None) -> Document:
     """Bytes → a Document (the file name only picks the format), or UnreadableFile."""
-    blocks, title = _load_blocks(path, data)
+    blocks, title = _load_blocks(path, data, limits)
     if not blocks:
         raise UnreadableFile("no text found")
     return assemble(source, blocks, title, hashlib.sha256(data).hexdigest())

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from sandbox.config import LimitsConfig
 from sandbox.datafile import Problem
 from sandbox.errors import DataError, SandboxError
 from sandbox.examples import dataset_examples, parse_examples
@@ -28,6 +29,8 @@ from sandbox.files import atomic_copy, atomic_write_text, safe_filename
 from sandbox.questions import load_questions, validate_questions
 
 MAX_DATASET_NAME = 64
+LISTED = LimitsConfig().problems_listed  # problems shown per file; the app passes [limits] problems_listed
+MAX_PROBLEM_CHARS = 300  # a problem quoting a huge line stays readable
 
 
 class Imported(BaseModel):
@@ -101,26 +104,26 @@ def place_examples(dataset_dir: Path, source: Path) -> Path:
     return target
 
 
-def import_examples(dataset_dir: Path, upload: str | Path, append: bool = True) -> Imported:
+def import_examples(dataset_dir: Path, upload: str | Path, append: bool = True, listed: int = LISTED) -> Imported:
     """Validate an examples file (chat JSONL, input/output JSONL or CSV), then merge or replace.
 
     Stored as chat JSONL ``{"messages": [...]}`` in examples.jsonl. Raises DataError listing every problem.
     """
     shown = safe_filename(Path(upload).name)
     new, problems = parse_examples(upload)
-    _refuse(shown, problems)
+    _refuse(shown, problems, listed)
     existing = []
     if append and (current := dataset_examples(dataset_dir)) is not None:
         existing, old_problems = parse_examples(current)
         if old_problems:
             raise DataError(current.name, "the stored examples file has problems; not merging into it.\n"
-                            + problems_text(current.name, old_problems), "Fix it, or untick 'Append' to replace it.")
+                            + problems_text(current.name, old_problems, listed), "Fix it, or untick 'Append' to replace it.")
     text = "".join(json.dumps({"messages": e.messages}, ensure_ascii=False) + "\n" for e in [*existing, *new])
     atomic_write_text(dataset_dir / "examples.jsonl", text)
     return Imported(source=shown, count=len(new), kept=len(existing))
 
 
-def import_questions(dataset_dir: Path, upload: str | Path, append: bool = True) -> Imported:
+def import_questions(dataset_dir: Path, upload: str | Path, append: bool = True, listed: int = LISTED) -> Imported:
     """Validate a questions file, refuse ids that already exist when appending, then write atomically."""
     shown = safe_filename(Path(upload).name)
     problems = validate_questions(upload)
@@ -130,7 +133,7 @@ def import_questions(dataset_dir: Path, upload: str | Path, append: bool = True)
     have = {q.id for q in load_questions(target)} if questions and existing_text else set()
     problems += [Problem(line=q.line, code="duplicate", message=f"id {q.id!r} is already in questions.jsonl.")
                  for q in questions if q.id in have]
-    _refuse(shown, problems)
+    _refuse(shown, problems, listed)
     rows = "".join(json.dumps(q.model_dump(exclude={"line"}, exclude_none=True), ensure_ascii=False) + "\n" for q in questions)
     if existing_text and not existing_text.endswith("\n"):
         existing_text += "\n"
@@ -138,11 +141,19 @@ def import_questions(dataset_dir: Path, upload: str | Path, append: bool = True)
     return Imported(source=shown, count=len(questions), kept=len(have))
 
 
-def problems_text(filename: str, problems: Sequence[Problem]) -> str:
-    return "\n".join(f"{filename}:{p.line if p.line is not None else '-'}: [{p.code}] {p.message}" for p in problems)
+def problems_text(filename: str, problems: Sequence[Problem], listed: int = LISTED) -> str:
+    """The first ``listed`` problems, one a line (each cut to a readable length), then how many more."""
+    lines = [f"{filename}:{p.line if p.line is not None else '-'}: [{p.code}] {_cut(p.message)}" for p in problems[:listed]]
+    if len(problems) > listed:
+        lines.append(f"... and {len(problems) - listed:,} more problem(s) ([limits] problems_listed shows more).")
+    return "\n".join(lines)
 
 
-def _refuse(shown: str, problems: Sequence[Problem]) -> None:
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_PROBLEM_CHARS else message[:MAX_PROBLEM_CHARS] + "…"
+
+
+def _refuse(shown: str, problems: Sequence[Problem], listed: int) -> None:
     if problems:
-        raise DataError(shown, f"{len(problems)} problem(s); nothing was saved.\n" + problems_text(shown, problems),
+        raise DataError(shown, f"{len(problems):,} problem(s); nothing was saved.\n" + problems_text(shown, problems, listed),
                         "Fix those lines and upload again.")

@@ -94,11 +94,12 @@ def build_index(
     todo = []
     for source, (path, data) in files.items():
         if source not in complete:
-            doc = guarded(source, lambda: parse_document(path, source, data), skipped.append)
+            doc = guarded(source, lambda: parse_document(path, source, data, workspace.settings.limits), skipped.append)
             if doc is None:
                 del current[source]  # unreadable now: any chunks from an older version go too
             else:
                 todo.append(doc)
+    per_doc = _chunk_all(todo, current, workspace.settings, embedder, skipped)
     skipped.sort(key=lambda s: s.source)
 
     # Markers go first: a crash after this point leaves documents unmarked, hence redone.
@@ -107,7 +108,7 @@ def build_index(
     stale_chunks = [i for i, m in zip(stored["ids"], stored["metadatas"]) if m["source"] not in complete]
     _delete(chunks_col, stale_chunks)
 
-    added = _embed_and_store(todo, current, workspace.settings, embedder, chunks_col, markers_col, progress)
+    added = _embed_and_store(per_doc, current, workspace.settings, embedder, chunks_col, markers_col, progress)
     warm_bm25_cache(workspace, name, chunks_col)
     return IndexReport(
         dataset=dataset,
@@ -136,14 +137,25 @@ def _delete(collection, ids: list[str]) -> None:
         collection.delete(ids=ids[i : i + 5000])
 
 
-def _embed_and_store(todo, current, settings, embedder, chunks_col, markers_col, progress) -> int:
-    idx = settings.index
+def _chunk_all(todo, current, settings, embedder, skipped) -> list[tuple[Document, list[Chunk]]]:
+    """Each document's chunks; one with more than [limits] chunks_per_doc is skipped (and reported), unembedded."""
+    idx, limit = settings.index, settings.limits.chunks_per_doc
     per_doc: list[tuple[Document, list[Chunk]]] = []
     for doc in todo:
         chunks = chunk_document(
             doc, current[doc.source], embedder.count_tokens, idx.chunk_tokens, idx.chunk_overlap, embedder.max_tokens
         )
-        per_doc.append((doc, chunks))
+        if len(chunks) > limit:
+            skipped.append(Skipped(source=doc.source, reason=f"{doc.source}: {len(chunks):,} chunks, over the "
+                                   f"{limit:,} limit (split the file, or raise [limits] chunks_per_doc)"))
+            del current[doc.source]
+        else:
+            per_doc.append((doc, chunks))
+    return per_doc
+
+
+def _embed_and_store(per_doc, current, settings, embedder, chunks_col, markers_col, progress) -> int:
+    idx = settings.index
     total = sum(len(c) for _, c in per_doc)
     if progress:
         progress(0, total)

@@ -179,3 +179,93 @@ def test_in_process_server_uses_a_per_start_token(workspace_dir, monkeypatch):
         assert reply.text
     finally:
         inprocess._servers.pop(ws.root.resolve()).stop()
+
+
+# row 5: bounded work per input ------------------------------------------------------------------------------
+def test_long_questions_are_refused_before_any_work(ws_and_outside):
+    from sandbox.compare import stream_compare
+
+    ws, _ = ws_and_outside
+    limit = ws.settings.limits.question_chars
+    ctx = AppContext.for_workspace(ws)
+    with pytest.raises(SandboxError, match=f"limit is {limit:,}") as err:
+        ctx.new_comparison("d", "x" * (10 * 2**20), blind=True)  # the 10 MB question of the report
+    assert "question_chars" in str(err.value) and not ctx.comparisons
+
+    async def cli_path():
+        async for _ in stream_compare(ws, "y" * (limit + 1), dataset="d"):
+            pass
+    with pytest.raises(SandboxError, match="question_chars"):
+        asyncio.run(cli_path())
+    assert ctx.new_comparison("d", "z" * limit, blind=True)  # the limit itself is fine
+
+
+def docx_with_paragraphs(n: int, text: str = "word " * 20) -> bytes:
+    """A real DOCX (python-docx) whose document.xml is rewritten to hold ``n`` paragraphs: small zipped, huge inside."""
+    import io
+    import zipfile
+
+    import docx
+
+    buf = io.BytesIO()
+    docx.Document().save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                para = f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>".encode()
+                data = data.replace(b"<w:body>", b"<w:body>" + para * n, 1)
+            dst.writestr(item, data)
+    return out.getvalue()
+
+
+def test_zip_bomb_docx_is_refused_before_it_is_unpacked(workspace_dir):
+    import time
+
+    from sandbox.config import LimitsConfig
+    from sandbox.corpus import UnreadableFile, docx_blocks
+
+    bomb = docx_with_paragraphs(60_000)  # ~7 MB of XML in well under 100 KB
+    assert len(bomb) < 100_000
+    started = time.process_time()
+    with pytest.raises(UnreadableFile, match=r"MB of XML, over the 2 MB limit .*doc_uncompressed_mb"):
+        docx_blocks(bomb, LimitsConfig(doc_uncompressed_mb=2))
+    assert time.process_time() - started < 5  # refused from the zip directory, not after parsing
+    with pytest.raises(UnreadableFile, match=r"60,000 paragraphs .* over the 1,000 limit .*doc_paragraphs"):
+        docx_blocks(bomb, LimitsConfig(doc_paragraphs=1000))
+    assert len(docx_blocks(docx_with_paragraphs(3))) == 3  # an ordinary document still reads
+
+
+def test_index_skips_documents_over_the_limits_and_says_why(workspace_dir):
+    from fakes import FakeEmbedder
+    from sandbox.index import build_index
+
+    docs = workspace_dir / "corpora" / "d" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "bomb.docx").write_bytes(docx_with_paragraphs(60_000))
+    (docs / "long.md").write_text("\n\n".join(f"Paragraph {i} " + "text " * 150 for i in range(40)))
+    (docs / "ok.md").write_text("# Pump\n\nThe pump runs at 42 rpm.\n")
+    (workspace_dir / "sandbox.toml").write_text("[limits]\ndoc_uncompressed_mb = 2\nchunks_per_doc = 10\n")
+    report = build_index(load_workspace(workspace_dir), "d", embedder=FakeEmbedder())
+    reasons = {s.source: s.reason for s in report.skipped}
+    assert "doc_uncompressed_mb" in reasons["bomb.docx"] and "chunks_per_doc" in reasons["long.md"]
+    assert report.documents == 1 and report.chunks_total >= 1
+
+
+def test_problems_are_listed_first_n_then_counted(workspace_dir, tmp_path):
+    """A binary file uploaded as examples made a 150 MB error message: now N lines, each cut, then a count."""
+    from sandbox import datasets
+    from sandbox.errors import DataError
+
+    dataset = workspace_dir / "corpora" / "d"
+    dataset.mkdir(parents=True)
+    bad = tmp_path / "examples.jsonl"
+    bad.write_text("".join("{not json " + "x" * 5000 + "\n" for _ in range(3000)))
+    with pytest.raises(DataError) as err:
+        datasets.import_examples(dataset, bad, listed=7)
+    message = str(err.value)
+    assert "and 2,993 more problem(s)" in message and "problems_listed" in message
+    assert message.count("examples.jsonl:") <= 8 and len(message) < 7 * 400 + 500
+    assert not (dataset / "examples.jsonl").exists()

@@ -190,7 +190,8 @@ def build(ctx: AppContext) -> None:
             picker = gr.Dropdown(label="Pick a question from the dataset", choices=question_choices(initial), value=None,
                                  elem_id="question-picker", scale=3)
             blind = gr.Checkbox(value=ctx.blind_default, label="Blind judging (shuffle, hide names)", elem_id="blind")
-        question = gr.Textbox(label="Question", lines=2, elem_id="question", placeholder="Type a question…")
+        question = gr.Textbox(label="Question", lines=2, elem_id="question", placeholder="Type a question…",
+                              max_length=ctx.workspace.settings.limits.question_chars)
         reference = gr.Textbox(label="Reference answer (from questions.jsonl)", interactive=False, visible=True,
                                elem_id="reference", lines=2)
         ask_btn = gr.Button("Ask all three", variant="primary", elem_id="ask")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import judging
-from sandbox.compare import stream_compare
+from sandbox.compare import check_question_length, stream_compare
 from sandbox.config import Workspace
 from sandbox.index import build_index
 from sandbox.judging import Comparison
@@ -65,6 +65,7 @@ class AppContext:
         """A comparison in a fresh (shuffled when blind) order, kept so a later vote finds what was shown."""
         if dataset:
             self.workspace.dataset_dir(dataset)  # a name from the workspace, never a path
+        check_question_length(self.workspace, question or "")
         comparison = judging.new_comparison(dataset, question, blind=blind, rng=self.rng, **details)
         self.comparisons[comparison.key] = comparison
         return comparison

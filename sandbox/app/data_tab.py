@@ -54,13 +54,14 @@ def build(ctx: AppContext) -> None:
 
         def on_upload(dataset, doc_paths, examples_path, questions_path, append_, progress=gr.Progress()):
             messages = []
+            listed = ctx.workspace.settings.limits.problems_listed
             try:
                 if examples_path:
-                    got = datasets.import_examples(_dataset_dir(ctx, dataset), examples_path, append_)
+                    got = datasets.import_examples(_dataset_dir(ctx, dataset), examples_path, append_, listed)
                     messages.append(f"Saved {got.count} example(s) from {got.source}"
                                     + (f" after the {got.kept} already stored." if got.kept else "."))
                 if questions_path:
-                    got = datasets.import_questions(_dataset_dir(ctx, dataset), questions_path, append_)
+                    got = datasets.import_questions(_dataset_dir(ctx, dataset), questions_path, append_, listed)
                     messages.append(f"Saved {got.count} question(s) from {got.source}.")
                 if doc_paths:
                     names = datasets.add_documents(_dataset_dir(ctx, dataset), doc_paths)
