@@ -18,6 +18,7 @@ overhead, so extra rows come almost free (see benchmarks/RESULTS.md, server).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -46,7 +47,7 @@ class Batcher:
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
         self._stopping = False
-        self.peak_rows = 0  # most requests that shared one step (tests and benchmarks read it)
+        self.peak_rows = 0  # most requests that shared one step (tests read it)
 
     def submit(self, seq: Sequence) -> "Future[Completion]":
         """Queue a request; the future resolves to its Completion (or the error that ended it)."""
@@ -72,8 +73,6 @@ class Batcher:
     # ---- the scheduler ----------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        import contextlib
-
         import torch
 
         batch = _Batch()
