@@ -269,3 +269,72 @@ def test_problems_are_listed_first_n_then_counted(workspace_dir, tmp_path):
     assert "and 2,993 more problem(s)" in message and "problems_listed" in message
     assert message.count("examples.jsonl:") <= 8 and len(message) < 7 * 400 + 500
     assert not (dataset / "examples.jsonl").exists()
+
+
+# also: a fine-tune worker never outlives the server that started it ----------------------------------------
+def test_worker_exits_when_its_parent_dies(tmp_path):
+    """Seen: orphaned `sandbox.finetune.worker` processes kept training after their parent pytest died.
+    Here a real parent starts a real child that runs the worker's watch; the parent is SIGKILLed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "orphaned"
+    child = (f"import os, sys, time; from sandbox.finetune.worker import watch_parent; "
+             f"watch_parent(os.getppid(), lambda: (open({str(marker)!r}, 'w').write('x'), os._exit(3)), poll_s=0.1); "
+             f"print(os.getpid(), flush=True); time.sleep(600)")
+    parent = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {child!r}], "
+              f"start_new_session=True); time.sleep(600)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", parent], env=env, stdout=subprocess.PIPE)
+    # the grandchild's pid: the parent's only child
+    deadline = time.monotonic() + 120
+    kids: list[int] = []
+    while time.monotonic() < deadline and not kids:
+        try:
+            kids = [int(x) for x in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+        except OSError:
+            pass
+        time.sleep(0.2)
+    assert kids, "the parent did not start its child"
+    time.sleep(1.0)  # the child is watching
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{kids[0]}") and not _zombie(kids[0]):
+        time.sleep(0.2)
+    assert marker.exists() and (not os.path.exists(f"/proc/{kids[0]}") or _zombie(kids[0]))
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def test_jobs_start_workers_with_the_server_pid(monkeypatch, tmp_path):
+    import os
+
+    from sandbox.finetune import jobs
+
+    seen = {}
+
+    class Popen:
+        def __init__(self, args, **kwargs):
+            seen["args"], self.pid = args, 4242
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", Popen)
+    monkeypatch.setattr(jobs, "_children", {})
+    store = jobs.JobStore(tmp_path / ".sandbox")
+
+    class Job:
+        id, status, pid, started_at = "ftjob-x", "queued", None, None
+
+    (tmp_path / ".sandbox").mkdir(exist_ok=True)
+    monkeypatch.setattr(store, "save", lambda job: None)
+    monkeypatch.setattr(store, "event", lambda *a, **k: None)
+    monkeypatch.setattr(store, "job_dir", lambda job_id: tmp_path)
+    jobs._start(tmp_path / ".sandbox", store, Job())
+    assert seen["args"][-3:] == [str(tmp_path), "ftjob-x", str(os.getpid())]

@@ -141,7 +141,7 @@ def _settle(jobs: JobStore, job: JobRecord) -> JobRecord:
 def _start(state_dir: Path, jobs: JobStore, job: JobRecord) -> JobRecord:
     log = open(jobs.job_dir(job.id) / "worker.log", "ab")
     workspace_root = state_dir.parent
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox.finetune.worker", str(workspace_root), job.id],
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.finetune.worker", str(workspace_root), job.id, str(os.getpid())],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                             cwd=str(workspace_root))
     log.close()

@@ -1,8 +1,10 @@
-"""One fine-tuning job in its own process: ``python -m sandbox.finetune.worker WORKSPACE JOB_ID``.
+"""One fine-tuning job in its own process: ``python -m sandbox.finetune.worker WORKSPACE JOB_ID [PARENT_PID]``.
 
 Reads the job and its files from disk, trains, appends events (loss per step), saves a
 checkpoint per epoch, writes the adapter + model.json where the server serves models, and
-finally writes result.json. SIGTERM (cancel) stops between steps.
+finally writes result.json. SIGTERM (cancel) stops between steps. A worker never outlives the process
+that started it (``PARENT_PID``, the server): once re-parented it stops like a cancel, and if it cannot stop
+between steps within ``ORPHAN_GRACE_S`` (loading the model) it records the failure and exits.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -22,6 +25,23 @@ from sandbox.finetune.state import FileStore, JobStore, append_jsonl, model_dirn
 from sandbox.finetune.trainer import TrainConfig
 
 NICENESS = 10  # training yields the CPU to answering: the app stays responsive while a job trains
+PARENT_POLL_S = 1.0
+ORPHAN_GRACE_S = 20.0
+
+
+def watch_parent(parent: int, on_orphaned, poll_s: float = PARENT_POLL_S) -> threading.Thread:
+    """Call ``on_orphaned()`` once the process ``parent`` is gone: we are re-parented, so ``getppid`` changes.
+
+    Polling, not prctl(PR_SET_PDEATHSIG): that signal fires when the *thread* that forked us ends, and the
+    server starts workers from short-lived request threads."""
+    def loop() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        on_orphaned()
+
+    thread = threading.Thread(target=loop, name="sandbox-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def config_for(job) -> "TrainConfig":  # noqa: F821
@@ -33,12 +53,14 @@ def config_for(job) -> "TrainConfig":  # noqa: F821
                        seed=job.seed)
 
 
-def run(workspace_root: Path, job_id: str) -> int:
+def run(workspace_root: Path, job_id: str, parent: int | None = None) -> int:
     state = workspace_root / ".sandbox"
     jobs, files = JobStore(state), FileStore(state)
     job = jobs.get(job_id)
     stop = {"flag": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    if parent is not None:
+        watch_parent(parent, lambda: _orphaned(jobs.job_dir(job_id), stop))
     metrics: list[dict] = []
 
     def on_event(event: dict) -> None:
@@ -94,6 +116,15 @@ def run(workspace_root: Path, job_id: str) -> int:
         return 1
 
 
+def _orphaned(job_dir: Path, stop: dict) -> None:
+    """The server that started us is gone: stop between steps; still running after the grace: fail and exit."""
+    stop["flag"] = True
+    time.sleep(ORPHAN_GRACE_S)
+    write_json(job_dir / "result.json", {"status": "failed", "finished_at": int(time.time()), "error": {
+        "code": "server_exited", "message": "The server that started this job exited; create the job again."}})
+    os._exit(1)
+
+
 def _metrics_csv(metrics: list[dict]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -110,4 +141,4 @@ def lower_priority(niceness: int = NICENESS) -> int:
 
 if __name__ == "__main__":
     lower_priority()
-    sys.exit(run(Path(sys.argv[1]), sys.argv[2]))
+    sys.exit(run(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None))
