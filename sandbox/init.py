@@ -94,6 +94,19 @@ model = "smollm2-135m-instruct"
 # host = "127.0.0.1"
 # port = 8700
 # threads = 0                       # 0: let torch decide
+# api_key_env = ""                  # env var whose value `sandbox serve` requires as bearer token; empty: none (one-user machines)
+# allowed_hosts = []                # Host names accepted besides the bound host, localhost, 127.0.0.1 (app and server)
+
+# ---------------------------------------------------------------- limits (work one input may cost)
+# [limits]
+# question_chars = 8000
+# upload_mb = 20.0                  # largest file the app accepts
+# request_mb = 100.0                # largest request body `sandbox serve` reads (/v1/files)
+# doc_uncompressed_mb = 20.0        # DOCX: XML inside the zip; PDF: extracted text
+# doc_pages = 2000                  # PDF pages
+# doc_paragraphs = 50000            # DOCX paragraphs and table rows
+# chunks_per_doc = 2000
+# problems_listed = 20              # problems listed per uploaded file, then "and N more"
 
 # ---------------------------------------------------------------- evaluation and advice
 # [eval]
