@@ -206,3 +206,17 @@ def test_blind_hides_every_field_that_identifies_the_pipeline(ctx):
     ctx.cast_vote(c, judge="ann", verdict="A")
     assert all(identifying <= set(a) for a in answers_json(c)["answers"] if not a["error"])
     assert "999 tokens in" in column_view(c, c.order.index("rag"))["meta"]
+
+
+def test_blind_errors_do_not_name_the_model(ctx):
+    from sandbox.app.compare_tab import answers_json
+
+    c, _ = run(ctx)
+    failed = c.records["fine-tuned"]
+    failed.model, failed.endpoint = "ft:smollm2:valves", "tuned-endpoint"
+    failed.error = "Endpoint 'tuned-endpoint' (http://x/v1, model 'ft:smollm2:valves'): HTTP 500 (after 1 attempt)."
+    i = c.order.index("fine-tuned")
+    shown = column_view(c, i)["answer"] + str(answers_json(c)["answers"][i]["error"])
+    assert "ft:smollm2" not in shown and "tuned-endpoint" not in shown and "HTTP 500" in shown
+    ctx.cast_vote(c, judge="ann", verdict="tie")
+    assert "ft:smollm2:valves" in column_view(c, i)["answer"]

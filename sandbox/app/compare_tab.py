@@ -36,7 +36,7 @@ def column_view(c: Comparison, index: int) -> dict[str, str]:
         answer = c.texts.get(pipeline, "")
         meta = "answering…" if answer else "waiting…"
     elif record.error:
-        answer = f"Error: {record.error}"
+        answer = f"Error: {shown_error(c, record)}"
         meta = f"failed after {record.latency_s:.2f} s"
     else:
         answer = record.response
@@ -52,6 +52,15 @@ def _evidence(c: Comparison, record) -> str:
         return ""
     used = set(supporting(record.response, record.evidence))
     return "\n".join(f"{'▶' if i in used else ' '} [{i + 1}] {e.text}  ({e.source})" for i, e in enumerate(record.evidence))
+
+
+def shown_error(c: Comparison, record) -> str | None:
+    """A run's error; before a blind vote without the model and endpoint it names (they tell the pipeline)."""
+    error = record.error
+    if error and not c.revealed:
+        for name in sorted({record.model, record.endpoint} - {"", None}, key=len, reverse=True):
+            error = error.replace(name, "(hidden until the vote)")
+    return error
 
 
 def _meta(record, revealed: bool) -> str:
@@ -130,7 +139,7 @@ def answers_json(c: Comparison) -> dict[str, Any]:
     for i, pipeline in enumerate(c.order):
         record = c.records.get(pipeline)
         item = {"label": LABELS[i], "answer": record.response if record else c.texts.get(pipeline, ""),
-                "error": record.error if record else None}
+                "error": shown_error(c, record) if record else None}
         if record:
             item.update(latency_s=round(record.latency_s, 3), completion_tokens=record.completion_tokens)
         if c.revealed:  # prompt size, its cost, the embedder's loading time would tell RAG from the others
