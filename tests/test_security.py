@@ -338,3 +338,22 @@ def test_jobs_start_workers_with_the_server_pid(monkeypatch, tmp_path):
     monkeypatch.setattr(store, "job_dir", lambda job_id: tmp_path)
     jobs._start(tmp_path / ".sandbox", store, Job())
     assert seen["args"][-3:] == [str(tmp_path), "ftjob-x", str(os.getpid())]
+
+
+def test_pdf_page_count_is_bounded_before_extraction():
+    import io
+
+    from pypdf import PdfWriter
+
+    from sandbox.config import LimitsConfig
+    from sandbox.corpus import UnreadableFile, pdf_blocks
+
+    writer = PdfWriter()
+    for _ in range(50):
+        writer.add_blank_page(width=200, height=200)
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(UnreadableFile, match=r"50 pages, over the 10 page limit .*doc_pages"):
+        pdf_blocks(buf.getvalue(), LimitsConfig(doc_pages=10))
+    with pytest.raises(UnreadableFile, match="no text layer"):  # within the limit it is read as before
+        pdf_blocks(buf.getvalue(), LimitsConfig(doc_pages=100))
