@@ -112,6 +112,8 @@ def form_values(judgment: Judgment | None, order: list[str]) -> dict[str, Any]:
 
 
 def results_text(analysis: dict) -> str:
+    if not analysis["judgments"]:
+        return "No votes yet: send the session's link to the judges."
     lines = [overview_text(analysis)]
     for judge, b in analysis["position_bias"].items():
         lines.append(f"{judge}: left column picked in {b['left']} of {b['picks']} ({b['share']:.0%}, a shuffle "
@@ -172,7 +174,7 @@ def build(ctx: AppContext, demo: Any, main: Any, remembered: Any) -> None:
     """The (hidden) judging view; a load event shows it instead of ``main`` when the URL names a target."""
     import gradio as gr
 
-    state = gr.State(None)  # {"kind", "id", "pos"}
+    state = gr.State(None)  # {"kind", "id", "pos", "judge"}
     with gr.Column(visible=False, elem_id="judging-view") as view:
         title = gr.Textbox(show_label=False, interactive=False, container=False, elem_id="s-title")
         question = gr.Textbox(label="Question", lines=2, interactive=False, elem_id="s-question")
@@ -221,7 +223,7 @@ def build(ctx: AppContext, demo: Any, main: Any, remembered: Any) -> None:
             pos = first_open(plan(target.session, judge), target.votes(ctx, judge))
             pos = 0 if pos is None else pos
         view_ = page(ctx, target, judge, pos)
-        out.update({state: {**where, "pos": view_["pos"]}, title: view_["title"], question: view_["question"],
+        out.update({state: {**where, "pos": view_["pos"], "judge": judge}, title: view_["title"], question: view_["question"],
                     form: gr.update(visible=True), status: (note + " " if note else "") + view_["status"],
                     results_box: gr.update(visible=view_["finished"] or view_["closed"]),
                     verdict: view_["vote"]["verdict"], comment: view_["vote"]["comment"]})
@@ -242,7 +244,10 @@ def build(ctx: AppContext, demo: Any, main: Any, remembered: Any) -> None:
         return render(where, judge_of(saved, request))
 
     def on_name(name: str, where: dict | None, request: gr.Request) -> dict:
-        return render(where, judge_of(name, request))
+        judge = judge_of(name, request)
+        if where is not None and where.get("judge") == judge:  # Enter, then blur: same judge, keep the form
+            return {state: where}
+        return render(where, judge)
 
     def on_move(step: int):
         def move(name: str, where: dict | None, request: gr.Request) -> dict:
@@ -275,7 +280,7 @@ def build(ctx: AppContext, demo: Any, main: Any, remembered: Any) -> None:
     demo.load(restore_name, remembered, ctx.judge_name, api_visibility="private")
     demo.load(on_load, remembered, outputs, api_visibility="private")
     gr.on([ctx.judge_name.submit, ctx.judge_name.blur], on_name, [ctx.judge_name, state], outputs,
-          api_visibility="private")
+          api_visibility="private", show_progress="hidden")  # no overlay: the judge may click a vote meanwhile
     back.click(on_move(-1), [ctx.judge_name, state], outputs, api_visibility="private")
     skip.click(on_move(1), [ctx.judge_name, state], outputs, api_visibility="private")
     vote_inputs = {state, ctx.judge_name, verdict, comment, *(c[k] for c in cols for k in ("rank", "rating", "tags"))}

@@ -1,5 +1,6 @@
 """A judging session in headless Chromium with logins: log in, open the link, vote on every comparison,
-go back and change a vote, see the results; the login is the judge's name (over the API too)."""
+go back and change a vote, see the results; the login is the judge's name (over the API too); a second
+judge votes on an asked comparison through its shared link."""
 
 import json
 import sqlite3
@@ -69,3 +70,16 @@ def test_session_link_vote_all_change_one_and_see_results(app_factory, make_sess
                              (session.id,)).fetchall()
         versions = db.execute("SELECT count(*) FROM judgment_versions").fetchone()
     assert current == [("ann", "best"), ("ann", "best"), ("ann", "tie"), ("bob", "best")] and versions == (5,)
+
+    # an ad-hoc comparison: bob asks and votes once; ann opens the shared link and votes on the same answers
+    asked = bob.predict("How fast does pump 1 run?", "plant", True, "", api_name="/ask")
+    bob.predict(asked["comparison_id"], "bob", "A", None, None, None, "", api_name="/judge")
+    page.goto(f"{url}?comparison={asked['comparison_id']}")
+    wait_text(page, "#s-status", "Pick the best answer")
+    page.locator("#s-verdict input[value='C']").check()
+    page.locator("#s-vote").click()
+    wait_text(page, "#s-status", "You voted on this comparison")
+    with sqlite3.connect(ws.db_path) as db:
+        shared = db.execute("SELECT judge FROM judgments WHERE comparison_id = ? ORDER BY judge",
+                            (asked["comparison_id"],)).fetchall()
+    assert shared == [("ann",), ("bob",)]
