@@ -79,6 +79,8 @@ class PipelineConfig(_Section):
 
 class IndexConfig(_Section):
     chroma_url: str = Field("", description='empty: embedded Chroma in .sandbox/chroma; "http://host:8000": a server')
+    namespace: str = Field("", description="on a Chroma server: collections' suffix; replicas on several hosts share one "
+                                          "(empty: this workspace's path, so unrelated workspaces never mix)")
     embedding_model: str = Field("", description="sentence-transformers path or name; empty: bundled all-MiniLM-L6-v2")
     chunk_tokens: int = 200
     chunk_overlap: int = 40

@@ -78,6 +78,7 @@ model = "smollm2-135m-instruct"
 # ---------------------------------------------------------------- index (RAG retrieval)
 # [index]
 # chroma_url = ""                   # empty: embedded Chroma in .sandbox/chroma; "http://127.0.0.1:8000": a `chroma run` server
+# namespace = ""                   # with chroma_url: the same name on every replica shares one index (empty: per folder)
 # embedding_model = ""              # a local sentence-transformers folder; empty: the bundled all-MiniLM-L6-v2
 # chunk_tokens = 200                # chunk size in the embedding model's tokens
 # chunk_overlap = 40                # tokens repeated between consecutive chunks

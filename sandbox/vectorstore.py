@@ -119,13 +119,15 @@ def client(workspace):
 
 
 def collection_name(workspace, dataset: str) -> str:
-    """A valid Chroma name per dataset; on a shared server, also per workspace."""
+    """A valid Chroma name per dataset; on a shared server, also per workspace (or per ``[index] namespace``)."""
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", dataset).strip("-_") or "dataset"
     if safe != dataset:  # two names that sanitise alike must not share a collection
         safe += "-" + hashlib.sha1(dataset.encode()).hexdigest()[:6]
     name = f"sbx-{safe}"
-    if workspace.settings.index.chroma_url.strip():
-        name += "-" + hashlib.sha1(str(workspace.root).encode()).hexdigest()[:8]
+    index = workspace.settings.index
+    if index.chroma_url.strip():  # a server may hold many workspaces; replicas of one name a shared namespace
+        name += "-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", index.namespace).strip("-_")
+                       or hashlib.sha1(str(workspace.root).encode()).hexdigest()[:8])
     return name[:480]
 
 

@@ -225,3 +225,20 @@ def test_unreachable_server_is_a_friendly_error(tmp_path):
 
 def test_mask_hides_passwords():
     assert mask("postgresql://ann:s3cret@db/x") == "postgresql://ann:***@db/x"
+
+
+def test_the_readme_analyst_examples_run_on_both_dialects(any_store):
+    import pandas as pd
+
+    judged(any_store, "d1")
+    judged(any_store, "d2", verdict="all-bad", best=None)
+    sql = ("SELECT dataset, pipeline, COUNT(*) AS judged, AVG(is_best) AS win_rate, AVG(rating) AS mean_rating "
+           "FROM judgments_flat WHERE verdict <> 'all-bad' GROUP BY dataset, pipeline ORDER BY dataset, win_rate DESC")
+    with any_store.connect() as db:
+        rows = [tuple(r) for r in db.execute(sa.text(sql))]
+    got = [(d, p, n, float(w), r and float(r)) for d, p, n, w, r in rows]
+    assert got[0] == ("d1", "rag", 1, 1.0, 5.0)  # the all-bad judgment of d2 is left out
+    assert sorted(got[1:]) == [("d1", "few-shot", 1, 0.0, None), ("d1", "fine-tuned", 1, 0.0, None)]
+    flat = pd.read_sql("SELECT * FROM judgments_flat", any_store.engine, parse_dates=["created_at"])
+    table = flat.pivot_table(index="judge", columns="pipeline", values="is_best", aggfunc="mean")
+    assert len(flat) == 6 and table.loc["ann", "rag"] == 0.5

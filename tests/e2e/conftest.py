@@ -147,3 +147,9 @@ def make_session():
         return create_session(ws, "plant", store=Store(ws.db_path), stream_compare=stream, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def workspace_maker():
+    """``make_workspace(root, base_url)`` for tests that start the app in their own way (e.g. as processes)."""
+    return make_workspace
