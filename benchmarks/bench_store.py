@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fakeserver import FakeServer, Reply  # noqa: E402
 from postgres import PASSWORD_ENV, Postgres  # noqa: E402
@@ -68,9 +68,12 @@ def app_rate(apps: list[AppProcess], n: int, threads: int) -> float:
 
 
 def workspace(root: Path, model_url: str, store: str, chroma: str) -> Path:
-    from conftest import make_workspace
+    import importlib.util
 
-    make_workspace(root, model_url)
+    spec = importlib.util.spec_from_file_location("e2e_conftest", ROOT / "tests" / "e2e" / "conftest.py")
+    e2e = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(e2e)
+    e2e.make_workspace(root, model_url)
     with open(root / "sandbox.toml", "a", encoding="utf-8") as toml:
         toml.write(f'[store]\nurl = "{store}"\npassword_env = "{PASSWORD_ENV}"\n'
                    f'[index]\nchroma_url = "{chroma}"\nnamespace = "bench"\n')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "sentence_transformers", "chromadb", "gradio", "pandas", "openai", "peft")
+HEAVY = ("torch", "transformers", "sentence_transformers", "chromadb", "gradio", "pandas", "openai", "peft", "sqlalchemy")
 
 
 def run(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -20,7 +20,7 @@ def test_help_imports_nothing_heavy():
 
 def test_help_lists_the_documented_commands():
     out = run("--help").stdout
-    for command in ("app", "serve", "index", "search", "ask", "check-data", "finetune", "eval", "advise", "judgments", "init"):
+    for command in ("app", "serve", "index", "search", "ask", "check-data", "finetune", "eval", "advise", "judgments", "init", "store"):
         assert command in out, command
 
 
