@@ -146,24 +146,33 @@ def mask(url: str | sa.URL) -> str:
 
 
 def open_store(workspace) -> "Store":
-    """The workspace's store: ``[store] url`` (relative SQLite paths are under the workspace), or the default file."""
+    """The workspace's store: ``[store] url`` (password from ``[store] password_env``), or the default file."""
     config = workspace.settings.store
     if not config.url:
         return Store(workspace.db_path)
-    if "://" not in config.url:
-        raise ConfigError(f"[store] url {config.url!r} is not a database URL.",
+    return open_url(config.url, workspace.root, password_from(config.password_env))
+
+
+def open_url(text: str, root: Path, password: str | None = None) -> "Store":
+    """A store named by URL; a relative SQLite path is under ``root`` (the workspace), wherever the command runs."""
+    if "://" not in text:
+        raise ConfigError(f"Store URL {text!r} is not a database URL.",
                           'Use "sqlite:///.sandbox/sandbox.db" or "postgresql://USER@HOST:5432/DB".')
-    url = store_url(config.url)
+    url = store_url(text)
     if url.get_backend_name() == "sqlite":
         path = Path(url.database or "")
-        return Store(path if path.is_absolute() else workspace.root / path)
-    password = None
-    if config.password_env:
-        password = os.environ.get(config.password_env)
-        if password is None:
-            raise ConfigError(f"Environment variable {config.password_env} ([store] password_env) is not set.",
-                              f"export {config.password_env}=... (the database password is read from the environment only).")
-    return Store(config.url, password=password)
+        return Store(path if path.is_absolute() else root / path)
+    return Store(text, password=password)
+
+
+def password_from(env: str) -> str | None:
+    """The database password from the variable named ``env`` (none named: no password)."""
+    if not env:
+        return None
+    if env not in os.environ:
+        raise ConfigError(f"Environment variable {env} (the store's password_env) is not set.",
+                          f"export {env}=... (the database password is read from the environment only).")
+    return os.environ[env]
 
 
 class Store:

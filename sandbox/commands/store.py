@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
 import typer
 
 from sandbox.cli import JsonOpt, app, console, print_json, workspace
-from sandbox.errors import ConfigError, StoreError
+from sandbox.errors import StoreError
 
 store_app = typer.Typer(help="The store of runs, judgments and evals ([store] url).", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -18,7 +17,7 @@ app.add_typer(store_app, name="store")
 @store_app.command("copy")
 def copy_command(
     to: str = typer.Option(..., "--to", help="Target store URL, e.g. postgresql://USER@HOST:5432/DB (no password in it)."),
-    password_env: Optional[str] = typer.Option(None, "--password-env", help="Env var holding the PostgreSQL password (default: [store] password_env)."),
+    password_env: Optional[str] = typer.Option(None, "--password-env", help="Env var holding the PostgreSQL password (default: password_env of the store section in sandbox.toml)."),
     source: Optional[str] = typer.Option(None, "--from", help="Source store URL (default: this workspace's store)."),
     json_: bool = JsonOpt,
 ) -> None:
@@ -26,20 +25,18 @@ def copy_command(
 
     Idempotent and resumable: rows are upserted by id a page at a time, so running it again after an
     interruption finishes the job and running it twice changes nothing. The target is migrated to this
-    version's schema first. Afterwards point the team at it: `[store] url = "<the --to URL>"`.
+    version's schema first. Relative SQLite paths are under the workspace. Afterwards point the team at it:
+    url = "<the --to URL>" in the store section of sandbox.toml.
     """
-    from sandbox.store import Store, mask, open_store
+    from sandbox.store import open_store, open_url, password_from
     from sandbox.store_copy import copy_store
 
     ws = workspace()
-    env = password_env if password_env is not None else ws.settings.store.password_env
-    if env and env not in os.environ:
-        raise ConfigError(f"Environment variable {env} is not set.", f"export {env}=... (the database password).")
-    password = os.environ.get(env) if env else None
-    src = Store(source, password=password) if source else open_store(ws)
-    dst = Store(to, password=password)
+    password = password_from(password_env if password_env is not None else ws.settings.store.password_env)
+    src = open_url(source, ws.root, password) if source else open_store(ws)
+    dst = open_url(to, ws.root, password)
     if not json_:
-        console().print(f"Copying {src.url} -> {mask(to)}")
+        console().print(f"Copying {src.url} -> {dst.url}", markup=False)
     report = copy_store(src, dst, progress=None if json_ else _progress_bar())
     if json_:
         print_json(report.summary())
@@ -65,6 +62,7 @@ def _progress_bar():
 
 
 def _print_report(report) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("table", "source rows", "verified in target", "target rows")
@@ -75,4 +73,4 @@ def _print_report(report) -> None:
     same = "matches" if report.flat_checksum_source == report.flat_checksum_target else "DIFFERS"
     out.print(f"judgments_flat: {report.flat_rows} rows, checksum {report.flat_checksum_source[:12]} {same} in the target")
     if report.verified:
-        out.print(f"[green]Verified.[/] To use it: [store] url = \"{report.target}\" in sandbox.toml.")
+        out.print(f"[green]Verified.[/] To use it: {escape('[store]')} url = \"{escape(report.target)}\" in sandbox.toml.")
