@@ -92,3 +92,13 @@ def test_a_resumed_eval_retries_failed_answers(ws, fake):  # noqa: F811
     again = run_eval(ws, "valves", limit=2, pipelines=["few-shot"], embedder=FakeEmbedder())
     assert again.ran == 2 and again.pipelines["few-shot"].errors == 0 and again.pipelines["few-shot"].n == 2
     assert run_eval(ws, "valves", limit=2, pipelines=["few-shot"], embedder=FakeEmbedder()).ran == 0
+
+
+def test_scoreboard_markdown_flag(ws, fake):  # noqa: F811
+    from fakes import FakeEmbedder
+    from sandbox.cli import app
+    from sandbox.evaluate import run_eval
+
+    run_eval(ws, "valves", limit=1, embedder=FakeEmbedder())
+    result = CliRunner().invoke(app, ["--workspace", str(ws.root), "scoreboard", "--markdown"])
+    assert result.exit_code == 0 and result.output.startswith("| dataset |") and result.output.count("| valves |") == 3

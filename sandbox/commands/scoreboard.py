@@ -32,11 +32,15 @@ def print_boards(boards, as_json: bool) -> None:
 def scoreboard_command(
     datasets: Optional[list[str]] = typer.Argument(None, help="Datasets to show (default: all)."),
     as_json: bool = JsonOpt,
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table (for a README or a report)."),
 ) -> None:
     """Per dataset, each pipeline's primary metric with its 95% interval, tokens, latency, cost and the
     measured winner (a tie when intervals overlap; then the cheaper wins). Reads stored evals: run
     `sandbox eval --all` first (resumable)."""
-    from sandbox.scoreboard import scoreboard
+    from sandbox.scoreboard import markdown, scoreboard
 
     ws = workspace()
-    print_boards(scoreboard(ws, [ws.dataset_dir(d).name for d in datasets] if datasets else None), as_json)
+    boards = scoreboard(ws, [ws.dataset_dir(d).name for d in datasets] if datasets else None)
+    if as_markdown:
+        return typer.echo(markdown(boards))
+    print_boards(boards, as_json)
