@@ -96,9 +96,9 @@ def scoreboard(workspace, datasets: Sequence[str] | None = None, store=None) -> 
 def winner_text(b: Board) -> str:
     if b.winner is None:
         return "not measured yet"
-    if not b.tied:
-        return b.winner
-    return f"{b.winner} (tie of {', '.join(b.tied)}; cheaper)"
+    text = b.winner if not b.tied else f"{b.winner} (tie of {', '.join(b.tied)}; cheaper)"
+    missing = [e.pipeline for e in b.entries if not e.measured]
+    return text + (f"; not measured: {', '.join(missing)}" if missing else "")
 
 
 def rows(boards: Sequence[Board]) -> list[list[str]]:
