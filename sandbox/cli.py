@@ -7,52 +7,13 @@ Heavy libraries (torch, chromadb, gradio) are imported inside commands so that
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
-import sys
-from typing import Any, Optional
 
 import typer
 
 from sandbox import commands
-from sandbox.config import load_workspace
+from sandbox.commands.shared import app
 from sandbox.errors import SandboxError
-
-app = typer.Typer(
-    help="Find out on your own data whether prompting, RAG or fine-tuning is the right approach.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", envvar="SANDBOX_WORKSPACE", help="Workspace folder (default: nearest with sandbox.toml or corpora/).")
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
-
-
-class State:
-    workspace: Optional[str] = None
-
-
-state = State()
-
-
-@app.callback()
-def _main(workspace: Optional[str] = WorkspaceOpt) -> None:
-    state.workspace = workspace
-
-
-def workspace():
-    return load_workspace(state.workspace)
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-
-
-def console():
-    from rich.console import Console
-
-    return Console(stderr=False, highlight=False)
 
 
 def _register_commands() -> None:

@@ -39,3 +39,17 @@ def test_finetune_verbs_do_not_shadow_dataset_names(tmp_path):
         result = run("--workspace", str(tmp_path), *args, "--no-wait")
         name = args[-1]
         assert result.returncode == 1 and f"Dataset '{name}' not found" in result.stderr, result.stderr
+
+
+def test_every_command_module_imports_on_its_own():
+    """No import cycle among the command modules: each can be imported first, in a fresh interpreter."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    from sandbox import commands
+
+    for module in pkgutil.iter_modules(commands.__path__):
+        name = f"sandbox.commands.{module.name}"
+        done = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True)
+        assert done.returncode == 0, f"{name}: {done.stderr[-500:]}"

@@ -7,8 +7,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
-from sandbox.commands.evaluate import DatasetArg, ReportOpt, write_report_file
+from sandbox.commands.shared import DatasetArg, JsonOpt, ReportOpt, app, console, print_json, workspace, write_report_file
 
 
 @app.command("advise")

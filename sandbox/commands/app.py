@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import app, console, print_json, workspace
+from sandbox.commands.shared import app, console, print_json, workspace
 from sandbox.errors import ConfigError, DataError
 from sandbox.finetune.queue import watch as watch_finetunes
 from sandbox.judgment_stats import describe_separation, question_tags, summarize

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from sandbox import PIPELINES
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.shared import JsonOpt, app, console, print_json, workspace
 from sandbox.records import SHOWN_LOAD_S
 
 

@@ -7,12 +7,10 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.shared import DatasetArg, JsonOpt, ReportOpt, app, console, print_json, workspace, write_report_file
 from sandbox.commands.scoreboard import print_boards
 from sandbox.text import interval_text
 
-DatasetArg = typer.Argument(None, help="Dataset under corpora/ (default: the first one).")
-ReportOpt = typer.Option(None, "--report", help="Also write a stakeholder report: FILE.html (self-contained) or FILE.md.")
 
 SHOWN = ("json_values", "fact_recall", "key_fact", "similarity", "token_f1", "exact_match", "hit_at_k", "supported", "cites", "judge_score")
 
@@ -86,10 +84,3 @@ def _run(ws, dataset: Optional[str], names: list[str], limit: Optional[int], qui
         task = bar.add_task(f"answering {dataset}" if dataset else "answering", total=None)
         return run_eval(ws, dataset, pipelines=names, limit=limit,
                         progress=lambda done, total: bar.update(task, completed=done, total=total))
-
-
-def write_report_file(ws, dataset: str, path: Path, advice=None) -> None:
-    from sandbox.report import write_report
-
-    written = write_report(ws, dataset, path, advice=advice)
-    typer.echo(f"Report written to {written}", err=True)

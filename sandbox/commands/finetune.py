@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.shared import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import FineTuneError
 from sandbox.finetune import client as ft
 from sandbox.finetune.adapter_export import export_adapter

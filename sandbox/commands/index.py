@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.shared import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import DataError, SandboxError
 from sandbox.init import create_workspace
 

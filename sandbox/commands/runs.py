@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import JsonOpt, app, print_json, workspace
+from sandbox.commands.shared import JsonOpt, app, print_json, workspace
 from sandbox.errors import ConfigError
 
 runs_app = typer.Typer(help="The runs stored by ask, the app, eval and the API.", no_args_is_help=True)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.shared import JsonOpt, app, console, print_json, workspace
 
 
 def print_boards(boards, as_json: bool) -> None:

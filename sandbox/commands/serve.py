@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import app, workspace
+from sandbox.commands.shared import app, workspace
 from sandbox.config import EndpointConfig
 from sandbox.localserver import local_job_runner
 

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.shared import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import ConfigError
 
 session_app = typer.Typer(help="Judging sessions: the same frozen answers judged blind by a group.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from sandbox.cli import JsonOpt, app, console, print_json, workspace
+from sandbox.commands.shared import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import StoreError
 
 store_app = typer.Typer(help="The store of runs, judgments and evals ([store] url).", no_args_is_help=True)
