@@ -10,7 +10,7 @@ import typer
 from sandbox.commands.shared import JsonOpt, app, console, print_json, workspace
 from sandbox.errors import StoreError
 
-store_app = typer.Typer(help="The store of runs, judgments and evals ([store] url).", no_args_is_help=True)
+store_app = typer.Typer(help="The store of runs, judgments and evals (url in the store section of sandbox.toml).", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
 
