@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.records import Judgment, RunRecord
 from sandbox.store import Store
-from sandbox.store_copy import copy_store, flat_checksum
+from sandbox.store.copy import copy_store, flat_checksum
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def test_round_trip_sqlite_postgresql_sqlite_via_the_cli(tmp_path, pg_url, postg
 
 
 def test_an_interrupted_copy_resumes(tmp_path, pg_url, postgres, monkeypatch):
-    import sandbox.store_copy as store_copy
+    import sandbox.store.copy as store_copy
 
     monkeypatch.setattr(store_copy, "PAGE", 25)
     laptop = Store(tmp_path / "s.db")

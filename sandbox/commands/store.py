@@ -29,7 +29,7 @@ def copy_command(
     url = "<the --to URL>" in the store section of sandbox.toml.
     """
     from sandbox.store import open_store, open_url, password_from
-    from sandbox.store_copy import copy_store
+    from sandbox.store.copy import copy_store
 
     ws = workspace()
     password = password_from(password_env if password_env is not None else ws.settings.store.password_env)
