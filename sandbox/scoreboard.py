@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from sandbox import PIPELINES
 from sandbox.evaluate import EvalSummary, load_summary
+from sandbox.text import interval_text
 
 TRAINED = {"fine-tuned"}
 RULE = ("best mean of the primary metric; pipelines whose 95% interval overlaps the leader's are tied, "
@@ -106,7 +107,7 @@ def rows(boards: Sequence[Board]) -> list[list[str]]:
     out = []
     for b in boards:
         for e in b.entries:
-            quality = f"{e.mean:.2f} [{e.low:.2f}, {e.high:.2f}]" if e.measured else "—"
+            quality = interval_text(e.mean, e.low, e.high) if e.measured else "—"
             out.append([b.dataset, b.metric or "—", e.pipeline, f"{e.n}" + (f" ({e.errors} err)" if e.errors else ""), quality,
                         _num(e.prompt_tokens, "{:.0f}") + "/" + _num(e.completion_tokens, "{:.0f}"),
                         _num(e.latency_s, "{:.2f}"), _num(e.cost_usd, "{:.6f}"),
