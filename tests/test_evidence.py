@@ -53,6 +53,6 @@ def test_select_ranks_dedupes_and_keeps_sources():
 
 def test_format_and_supporting():
     ev = [Evidence(source="a.md", text="The vault opens at 08:15."), Evidence(source="b.md", text="Keys are kept by Ilse.")]
-    assert E.format_evidence(ev) == "[1] The vault opens at 08:15. (a.md)\n[2] Keys are kept by Ilse. (b.md)"
+    assert E.format_evidence(ev) == "[1] The vault opens at 08:15.\n[2] Keys are kept by Ilse."
     assert E.supporting("It opens at 08:15.", ev) == [0]
     assert E.supporting("No idea.", ev) == []

@@ -129,7 +129,7 @@ def test_rag_sentences_put_the_best_sentences_in_the_prompt_and_keep_the_chunks(
     prepared = prepare(ws, "rag", "How many feet is one metre?", retriever_factory=SentenceRetriever)
     assert [e.text for e in prepared.evidence][0] == "One metre is 3.28 feet."
     assert len(prepared.evidence) == 2 and len(prepared.contexts) == 2  # contexts stay the retrieved chunks
-    assert "[1] One metre is 3.28 feet. (doc0.md)" in prepared.messages[-1]["content"]
+    assert "[1] One metre is 3.28 feet.\n[2]" in prepared.messages[-1]["content"]
     # chunks with no usable sentence (short lines) fall back to the chunks themselves
     fallback = prepare(ws, "rag", "how many feet?", retriever_factory=ListRetriever)
     assert fallback.evidence == [] and "[1] (doc1.md) chunk 1 text" in fallback.messages[-1]["content"]
