@@ -26,11 +26,12 @@ from pydantic import BaseModel, Field
 from sandbox import PIPELINES
 from sandbox.costs import TRAIN_EPOCHS, CostEstimate, estimate_cost
 from sandbox.errors import SandboxError
-from sandbox.evaluate import load_summary
+from sandbox.evaluate import EvalSummary, load_summary
 from sandbox.finetune.launch import run_preflight
 from sandbox.judgment_stats import win_rates
 from sandbox.rules import (GOOD_EXAMPLES, MEASURED, MIN_EXAMPLES, RETRIEVAL, FINE_TUNING, Reason, TuningAnswer,
                            answer_tuning, data_reasons, retrieve_threshold, should_retrieve)
+from sandbox.separation import Scored, gaps
 from sandbox.signals import DataSignals, compute_signals
 from sandbox.store import open_store
 from sandbox.text import interval_text
@@ -61,22 +62,29 @@ class Advice(BaseModel):
     signals: DataSignals | None = None
     cost: CostEstimate | None = None
 
+    def top_reason(self) -> str:
+        """The heaviest reason in favour of the recommendation (any reason if none favours it)."""
+        backing = [r for r in self.reasons if r.favours == self.recommendation] or list(self.reasons)
+        best = max(backing, key=lambda r: getattr(r, "weight", 0.0), default=None)
+        return best.evidence if best else ""
+
     def contract(self) -> dict[str, Any]:
         """The ``advise --json`` shape (plus answers, why_not, signals and cost for reports)."""
         return self.model_dump(mode="json")
 
 
 # measured evidence ------------------------------------------------------------------------------------
-def _separation(rule: str, rows: list[tuple[str, float, float, float]], ev: str) -> Reason:
-    """rows: (pipeline, mean, low, high). Favours the leader only when its interval clears all others."""
-    rows = sorted(rows, key=lambda r: r[1], reverse=True)
-    best, others = rows[0], rows[1:]
-    touching = [p for p, _, _, high in others if high >= best[2]]
+def _separation(rule: str, rows: list[Scored], ev: str) -> Reason:
+    """Favours the leader only when it is measurably ahead of every other pipeline (sandbox.separation)."""
+    leader, behind = gaps(rows)
+    touching = [g.other for g in behind if not g.separated]
     if touching:
-        return Reason(rule=rule, decision=MEASURED, evidence=f"{ev}: {best[0]}'s interval overlaps "
-                      f"{', '.join(touching)}'s, so it does not overrule the data signals")
-    return Reason(rule=rule, decision=MEASURED, favours=best[0], weight=1.0,
-                  evidence=f"{ev}: {best[0]} is clearly better (intervals separate), which overrules the data signals")
+        return Reason(rule=rule, decision=MEASURED, evidence=f"{ev}: {leader.pipeline} is not measurably ahead of "
+                      f"{', '.join(touching)} ({'; '.join(g.text() for g in behind if not g.separated)}), "
+                      "so it does not overrule the data signals")
+    return Reason(rule=rule, decision=MEASURED, favours=leader.pipeline, weight=1.0,
+                  evidence=f"{ev}: {leader.pipeline} is clearly better ({'; '.join(g.text() for g in behind)}), "
+                  "which overrules the data signals")
 
 
 def measured_metric(summary, candidates: list[str]) -> str | None:
@@ -90,24 +98,24 @@ def measured_metric(summary, candidates: list[str]) -> str | None:
 def rule_measured(summary, candidates: list[str]) -> list[Reason]:
     if summary is None or not summary.measured or not (metric := measured_metric(summary, candidates)):
         return []
-    rows = [(p, iv.mean, iv.low, iv.high) for p in candidates
+    rows = [Scored(p, iv.mean, iv.low, iv.high, summary.pipelines[p].scores(metric)) for p in candidates
             if p in summary.pipelines and (iv := summary.pipelines[p].metrics.get(metric))]
-    n = max(summary.pipelines[p].metrics[metric].n for p, *_ in rows)
+    n = max(summary.pipelines[r.pipeline].metrics[metric].n for r in rows)
     reason = getattr(summary, "quality_reason", "")
     role = (f"primary metric: {reason}" if reason else "primary metric") if metric == summary.quality_metric else \
         f"fallback: {summary.quality_metric or 'no primary metric'} not measured on two pipelines"
-    ev = f"{metric} ({role}; n={n}, 95% bootstrap): " + ", ".join(f"{p} {interval_text(m, lo, hi)}" for p, m, lo, hi in rows)
+    ev = f"{metric} ({role}; n={n}, 95% bootstrap): " + ", ".join(f"{r.pipeline} {interval_text(r.mean, r.low, r.high)}" for r in rows)
     return [_separation("measured-quality", rows, ev)]
 
 
 def rule_judgments(rates: dict[str, tuple[float, float, float, int]], kind: str) -> list[Reason]:
     """``rates``: pipeline -> (win rate, Wilson low, Wilson high, n judgments)."""
-    rows = [(p, r[0], r[1], r[2]) for p, r in rates.items() if r[3] >= MIN_JUDGMENTS]
+    rows = [Scored(p, r[0], r[1], r[2]) for p, r in rates.items() if r[3] >= MIN_JUDGMENTS]
     if len(rows) < 2:
         return []
     n = max(r[3] for r in rates.values())
     ev = (f"win rate over {n} {kind} judgments (95% Wilson): "
-          + ", ".join(f"{p} {interval_text(w, lo, hi, '.0%')}" for p, w, lo, hi in rows))
+          + ", ".join(f"{r.pipeline} {interval_text(r.mean, r.low, r.high, '.0%')}" for r in rows))
     return [_separation("human-judgments" if kind == "human" else "llm-judge", rows, ev)]
 
 
@@ -277,13 +285,15 @@ def _training_tokens(workspace, dataset: str) -> float | None:
     return float(report.estimated_trained_tokens) if report.ok else None
 
 
-def advise(workspace, dataset: str | None = None, store=None, session_id: str | None = None) -> Advice:
+def advise(workspace, dataset: str | None = None, store=None, session_id: str | None = None,
+           summary: EvalSummary | None = None) -> Advice:
     """The verdict for one dataset from its data signals, evals and judgments (whatever exists);
-    with ``session_id`` the human evidence is that judging session's votes (all judges, same answers)."""
+    with ``session_id`` the human evidence is that judging session's votes (all judges, same answers).
+    ``summary``: the dataset's eval summary when the caller already loaded it."""
     dataset = workspace.dataset_dir(dataset).name
     store = store or open_store(workspace)
     signals = compute_signals(workspace, dataset)
-    summary = load_summary(workspace, dataset, store=store)
+    summary = summary or load_summary(workspace, dataset, store=store)
     judgments = store.judgments(dataset)
     training_tokens = _training_tokens(workspace, dataset)
     cost = estimate_cost(workspace, signals, summary if summary.measured else None, training_tokens)

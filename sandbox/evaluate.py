@@ -52,9 +52,14 @@ class PipelineSummary(BaseModel):
     n: int = 0
     errors: int = 0
     metrics: dict[str, Interval] = Field(default_factory=dict)
+    # question id -> that answer's metrics: what a paired comparison of two pipelines needs (sandbox.separation)
+    per_question: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
 
     def value(self, name: str) -> float | None:
         return self.metrics[name].mean if name in self.metrics else None
+
+    def scores(self, name: str) -> dict[str, float | None]:
+        return {q: m.get(name) for q, m in self.per_question.items()}
 
 
 class EvalSummary(BaseModel):
@@ -384,7 +389,8 @@ def load_summary(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINE
         metrics = [r["metrics"] for r in rows.values()]
         out[name] = PipelineSummary(pipeline=name, eval_id=eid, model=config["model"], n=len(rows),
                                     errors=sum(bool(m.get("error")) for m in metrics),
-                                    metrics=summarize_scores(metrics))
+                                    metrics=summarize_scores(metrics),
+                                    per_question={q: r["metrics"] for q, r in rows.items()})
         answers[name] = rows
     quality, why = M.primary_metric(list(references.values()))
     measured = [m for m in QUALITY_METRICS if any(m in s.metrics for s in out.values())]

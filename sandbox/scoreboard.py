@@ -1,26 +1,32 @@
 """The scoreboard: per dataset, each pipeline's primary quality metric with its 95% interval,
 tokens, latency and cost from the stored evals, and the measured winner.
 
-The winner rule respects the intervals. The pipeline with the best mean leads; every pipeline
-whose interval overlaps the leader's is tied with it (the data cannot tell them apart). Among the
-tied, the cheaper one wins: first one that needs no training run (a fine-tune is a one-time cost
-and a model to keep up to date), then the lower cost per call, then fewer tokens per call. So a
-fine-tune wins only when it is measurably better, which is what the framework asks of it.
+The winner rule respects the intervals. The pipeline with the best mean leads; every pipeline it is
+not measurably ahead of is tied with it (``sandbox.separation``: the 95% paired bootstrap interval of
+the per-question difference must lie above 0). Among the tied, the framework decides: the dataset's
+verdict (``sandbox advise``, which weighs format, domain language, knowledge, data volume and the
+cost break-even — training once against cheaper calls at the expected volume) wins if it is tied;
+else the cheaper one wins: no training run first, then cost per call, then tokens per call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
 from sandbox import PIPELINES
+from sandbox.advisor import advise
 from sandbox.evaluate import EvalSummary, load_summary
+from sandbox.separation import Gap, Scored, gaps
 from sandbox.text import interval_text
 
 TRAINED = {"fine-tuned"}
-RULE = ("best mean of the primary metric; pipelines whose 95% interval overlaps the leader's are tied, "
-        "and among the tied the cheaper wins (no training run first, then cost per call, then tokens per call)")
+RULE = ("best mean of the primary metric, unless the leader is not measurably ahead (95% paired bootstrap interval "
+        "of the per-question difference touching 0): then the tied pipelines go to the dataset's framework verdict "
+        "(sandbox advise), else to the cheaper (no training run, then cost per call, then tokens per call)")
 
 
 class Entry(BaseModel):
@@ -34,6 +40,7 @@ class Entry(BaseModel):
     completion_tokens: float | None = None
     latency_s: float | None = None
     cost_usd: float | None = None
+    scores: dict[str, float | None] = Field(default_factory=dict, exclude=True, description="question id -> metric")
 
     @property
     def measured(self) -> bool:
@@ -52,6 +59,8 @@ class Board(BaseModel):
     winner: str | None = None
     tied: list[str] = Field(default_factory=list, description="pipelines whose interval overlaps the leader's")
     leader: str | None = Field(None, description="best mean, before the tie rule")
+    gaps: list[Gap] = Field(default_factory=list, description="the leader's lead over each other pipeline")
+    decided_by: str = Field("", description="'measured', 'framework verdict' or 'cheaper' (how the winner was chosen)")
     rule: str = RULE
 
 
@@ -61,28 +70,47 @@ def entries_of(summary: EvalSummary) -> list[Entry]:
         m, quality = s.metrics, s.metrics.get(summary.quality_metric)
         out.append(Entry(pipeline=name, n=s.n, errors=s.errors,
                          mean=quality.mean if quality else None, low=quality.low if quality else None,
-                         high=quality.high if quality else None,
+                         high=quality.high if quality else None, scores=s.scores(summary.quality_metric),
                          **{k: m[k].mean for k in ("prompt_tokens", "completion_tokens", "latency_s", "cost_usd") if k in m}))
     return out
 
 
-def decide(entries: Sequence[Entry]) -> tuple[str | None, list[str], str | None]:
-    """(winner, tied pipelines, leader) by the rule in the module docstring."""
+class Decision(NamedTuple):
+    winner: str | None
+    tied: list[str]
+    leader: str | None
+    gaps: list[Gap]
+    decided_by: str
+
+
+def decide(entries: Sequence[Entry], verdict: Callable[[], Sequence[str]] = tuple) -> Decision:
+    """The winner by the rule in the module docstring. ``verdict``: the framework's preferred pipelines,
+    best first; called only on a tie (it runs the advisor)."""
     measured = [e for e in entries if e.measured]
     if not measured:
-        return None, [], None
-    leader = max(measured, key=lambda e: e.mean)
-    tied = [e for e in measured if e.high >= leader.low and leader.high >= e.low]
-    winner = min(tied, key=Entry.cheapness)
-    return winner.pipeline, sorted(e.pipeline for e in tied) if len(tied) > 1 else [], leader.pipeline
+        return Decision(None, [], None, [], "")
+    leader, behind = gaps([Scored(e.pipeline, e.mean, e.low, e.high, e.scores) for e in measured])
+    tied = [leader.pipeline] + [g.other for g in behind if not g.separated]
+    if len(tied) == 1:
+        return Decision(leader.pipeline, [], leader.pipeline, behind, "measured")
+    preferred = next((p for p in verdict() if p in tied), None)
+    winner = preferred or min((e for e in measured if e.pipeline in tied), key=Entry.cheapness).pipeline
+    return Decision(winner, sorted(tied), leader.pipeline, behind, "framework verdict" if preferred else "cheaper")
+
+
+def framework_verdict(workspace, dataset: str, summary: EvalSummary, store) -> Callable[[], list[str]]:
+    def verdict() -> list[str]:
+        advice = advise(workspace, dataset, store=store, summary=summary)
+        return [p for p in (advice.recommendation, advice.also) if p]
+    return verdict
 
 
 def board(workspace, dataset: str, pipelines: Sequence[str] = PIPELINES, store=None) -> Board:
     summary = load_summary(workspace, dataset, pipelines=pipelines, store=store)
     entries = entries_of(summary)
-    winner, tied, leader = decide(entries)
+    d = decide(entries, framework_verdict(workspace, dataset, summary, store))
     return Board(dataset=summary.dataset, metric=summary.quality_metric, questions=summary.questions,
-                 entries=entries, winner=winner, tied=tied, leader=leader)
+                 entries=entries, winner=d.winner, tied=d.tied, leader=d.leader, gaps=d.gaps, decided_by=d.decided_by)
 
 
 def evaluable(workspace) -> list[str]:
@@ -97,7 +125,7 @@ def scoreboard(workspace, datasets: Sequence[str] | None = None, store=None) -> 
 def winner_text(b: Board) -> str:
     if b.winner is None:
         return "not measured yet"
-    text = b.winner if not b.tied else f"{b.winner} (tie of {', '.join(b.tied)}; cheaper)"
+    text = b.winner if not b.tied else f"{b.winner} (tie of {', '.join(b.tied)}; {b.decided_by})"
     missing = [e.pipeline for e in b.entries if not e.measured]
     return text + (f"; not measured: {', '.join(missing)}" if missing else "")
 

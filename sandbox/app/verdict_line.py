@@ -8,13 +8,6 @@ from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 
 
-def top_reason(advice) -> str:
-    """The heaviest reason in favour of the recommendation (any reason if none favours it)."""
-    backing = [r for r in advice.reasons if r.favours == advice.recommendation] or list(advice.reasons)
-    best = max(backing, key=lambda r: getattr(r, "weight", 0.0), default=None)
-    return best.evidence if best else ""
-
-
 def line(ctx: AppContext, dataset: str | None) -> str:
     """Plain text (rendered as text, never markup: it quotes dataset names and evidence)."""
     if not dataset:
@@ -24,7 +17,7 @@ def line(ctx: AppContext, dataset: str | None) -> str:
     except SandboxError as exc:
         return f"No verdict for {dataset} yet: {exc}"
     basis = "measured" if getattr(advice, "measured", False) else "from data signals only"
-    reason = top_reason(advice)
+    reason = advice.top_reason()
     return f"Verdict for {dataset}: {advice.recommendation} ({basis})" + (f". Top reason: {reason}" if reason else "")
 
 
