@@ -14,7 +14,8 @@ Named combinations go in ``also``: retrieve + a fine-tuning case → ``rag`` als
 
 Measured evidence — eval results on the dataset's primary metric (95% bootstrap intervals), human
 judgments, LLM-judge judgments (95% Wilson intervals) — overrules that verdict only when the
-leader's interval is clear of every other pipeline's; otherwise it is reported and the data decide.
+leader is measurably ahead of every other pipeline (``sandbox.separation``: paired over the eval's
+questions, intervals compared for judgments); otherwise it is reported and the data decide.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def answers(s: DataSignals, retrieve: bool, t: TuningAnswer, decisive: Reason | 
                       f"threshold {retrieve_threshold(s):.0%}, {s.n_docs} documents)",
            FINE_TUNING: tuning if s.n_examples else "prompt: no examples, nothing to fine-tune on"}
     if decisive:
-        out[MEASURED] = f"{decisive.favours} ({decisive.rule}: intervals separate)"
+        out[MEASURED] = f"{decisive.favours} ({decisive.rule}: measurably ahead)"
     return out
 
 
@@ -196,7 +197,7 @@ def why_not(advice: Advice, retrieve: bool, t: TuningAnswer, decisive: Reason | 
     out = {}
     for p in (p for p in PIPELINES if p != rec):
         if decisive:
-            out[p] = f"{decisive.rule}: {rec}'s interval is clear of {p}'s"
+            out[p] = f"{decisive.rule}: {rec} is measurably ahead of {p}"
         elif p == "rag":
             out[p] = f"knowledge: {knowledge.evidence}"
         elif rec == "rag":
@@ -262,7 +263,7 @@ def explain(advice: Advice) -> list[tuple[int, str]]:
         voted = [r for r in advice.reasons if r.decision == decision]
         if not voted:
             continue
-        answer = advice.answers.get(decision, "no: the intervals overlap, the data signals decide")
+        answer = advice.answers.get(decision, "no: no pipeline is measurably ahead, the data signals decide")
         lines += [(0, f"{question} {answer}")] + [(1, reason_line(r)) for r in voted]
     lines += [(0, "Why not:")] + [(1, f"{p}: {text}") for p, text in advice.why_not.items()]
     return lines

@@ -10,7 +10,7 @@ The advisor answers two questions in order (DESIGN.md, "The decision framework")
    never votes: it scales the fine-tuning votes ("50–100 pairs at least, 500+ recommended").
 
 Measured evidence (``measured``) is read in ``sandbox.advisor``: it overrules these data rules
-only when its intervals separate. Every weight and threshold below is named after its rule.
+only when it is measurably ahead (sandbox.separation). Every weight and threshold below is named after its rule.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ class Board(BaseModel):
     questions: int
     entries: list[Entry]
     winner: str | None = None
-    tied: list[str] = Field(default_factory=list, description="pipelines whose interval overlaps the leader's")
+    tied: list[str] = Field(default_factory=list, description="pipelines the leader is not measurably ahead of, and the leader")
     leader: str | None = Field(None, description="best mean, before the tie rule")
     gaps: list[Gap] = Field(default_factory=list, description="the leader's lead over each other pipeline")
     decided_by: str = Field("", description="'measured', 'framework verdict' or 'cheaper' (how the winner was chosen)")

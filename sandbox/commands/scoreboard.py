@@ -35,7 +35,8 @@ def scoreboard_command(
     as_markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table (for a README or a report)."),
 ) -> None:
     """Per dataset, each pipeline's primary metric with its 95% interval, tokens, latency, cost and the
-    measured winner (a tie when intervals overlap; then the cheaper wins). Reads stored evals: run
+    measured winner (a tie unless the leader is measurably ahead on the same questions; a tie goes to the
+    framework verdict, else the cheaper). Reads stored evals: run
     `sandbox eval --all` first (resumable)."""
     from sandbox.scoreboard import markdown, scoreboard
 
