@@ -50,19 +50,41 @@ def winner(j: Judgment) -> str | None:
 def win_rates(judgments: Sequence[Judgment]) -> list[dict]:
     """Per pipeline: how often it was picked best among the judgments that showed it.
 
-    Ties and "all bad" count as shown but not won, so rates need not sum to 1.
+    Ties and "all bad" count as shown but not won, so rates need not sum to 1. The interval is Wilson's
+    when every comparison has one judgment; when several judges judged the same comparisons (a judging
+    session) their votes are not independent, so it is a bootstrap over comparisons instead (30 judges on
+    20 items are 20 items of evidence, not 600).
     """
     shown, wins = Counter(), Counter()
+    by_comparison: dict[str, Counter] = defaultdict(Counter)  # comparison -> "shown:p" / "won:p" counts
     for j in judgments:
         shown.update(set(j.shown_order))
+        by_comparison[j.comparison_id].update(f"shown:{p}" for p in set(j.shown_order))
         if best := winner(j):
             wins[best] += 1
+            by_comparison[j.comparison_id][f"won:{best}"] += 1
+    clustered = len(by_comparison) < len(judgments)
     rows = []
     for p in pipelines_of(judgments):
-        lo, hi = wilson(wins[p], shown[p])
+        lo, hi = _cluster_interval(by_comparison.values(), p) if clustered else wilson(wins[p], shown[p])
         rows.append({"pipeline": p, "wins": wins[p], "judgments": shown[p],
                      "win_rate": wins[p] / shown[p] if shown[p] else 0.0, "ci_low": lo, "ci_high": hi})
     return sorted(rows, key=lambda r: -r["win_rate"])
+
+
+def _cluster_interval(comparisons: Iterable[Counter], pipeline: str, resamples: int = 2000,
+                      seed: int = 20240601) -> tuple[float, float]:
+    """95% percentile bootstrap of wins/shown, resampling whole comparisons (a cluster of judges' votes)."""
+    import numpy as np
+
+    counts = np.array([(c[f"won:{pipeline}"], c[f"shown:{pipeline}"]) for c in comparisons if c[f"shown:{pipeline}"]],
+                      dtype=float)
+    if len(counts) < 2:
+        return wilson(counts[:, 0].sum(), int(counts[:, 1].sum())) if len(counts) else (0.0, 1.0)
+    picks = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))
+    rates = counts[picks, 0].sum(axis=1) / counts[picks, 1].sum(axis=1)
+    low, high = np.percentile(rates, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def pairwise(judgment: Judgment) -> list[tuple[str, str, float]]:

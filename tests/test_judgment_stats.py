@@ -11,8 +11,8 @@ from sandbox.records import Judgment
 ORDER = ["few-shot", "rag", "fine-tuned"]
 
 
-def J(best=None, ranks=None, verdict="best", judge="ann", qid="q1", dataset="d"):
-    return Judgment(comparison_id="c", run_ids={}, shown_order=ORDER, verdict=verdict, best=best,
+def J(best=None, ranks=None, verdict="best", judge="ann", qid="q1", dataset="d", cid="c"):
+    return Judgment(comparison_id=cid, run_ids={}, shown_order=ORDER, verdict=verdict, best=best,
                     ranks=ranks or {}, judge=judge, question_id=qid, dataset=dataset)
 
 
@@ -28,6 +28,19 @@ def test_win_rates_count_ties_as_shown_not_won():
     assert rows["rag"]["wins"] == 2 and rows["rag"]["judgments"] == 4 and rows["rag"]["win_rate"] == 0.5
     assert rows["fine-tuned"]["wins"] == 0
     assert rows["rag"]["ci_low"] < 0.5 < rows["rag"]["ci_high"]
+
+
+def test_many_judges_on_the_same_comparisons_are_not_independent_evidence():
+    # 30 judges agree on each of 20 comparisons: rag wins 12 of them. Wilson over 600 votes would claim
+    # 60% ± 4%; the comparisons are the evidence (20 of them), so the interval is about five times wider
+    votes = [J("rag" if c < 12 else "few-shot", judge=f"j{k}", cid=f"c{c}") for c in range(20) for k in range(30)]
+    rag = {r["pipeline"]: r for r in win_rates(votes)}["rag"]
+    assert rag["win_rate"] == 0.6 and rag["judgments"] == 600
+    naive_low, naive_high = wilson(360, 600)
+    assert rag["ci_high"] - rag["ci_low"] > 3 * (naive_high - naive_low)
+    assert rag["ci_low"] < 0.5  # 12 of 20 items does not show rag better than a coin
+    one_each = {r["pipeline"]: r for r in win_rates([J("rag", cid=f"c{c}") for c in range(20)])}["rag"]
+    assert (one_each["ci_low"], one_each["ci_high"]) == wilson(20, 20)  # one judge per comparison: Wilson
 
 
 def test_pairs_from_ranks_pick_and_tie():
