@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from sandbox.text import number
+
 SUPPORT_THRESHOLD = 0.6
 _WORD = re.compile(r"[a-z0-9]+(?:['_\-.][a-z0-9]+)*")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -156,12 +158,8 @@ def _term(token: str) -> str:
     """One token's canonical form: lower case; numbers without leading zeros or trailing decimal
     zeros (``08`` -> ``8``, ``2.50`` -> ``2.5``, ``3.0`` -> ``3``); number words as digits; plurals folded."""
     low = token.lower()
-    if low.isdigit():
-        return str(int(low))
-    if re.fullmatch(r"\d+\.\d+", low):
-        whole, frac = low.split(".")
-        frac = frac.rstrip("0")
-        return f"{int(whole)}.{frac}" if frac else str(int(whole))
+    if (canonical := number(low)) is not None:
+        return canonical
     if low in _NUMBER_WORDS:
         return _NUMBER_WORDS[low]
     return low if any(ch.isdigit() for ch in low) else s_stem(low)

@@ -30,6 +30,7 @@ from sandbox.corpus import load_documents
 from sandbox.examples import load_examples
 from sandbox.metrics import STOPWORDS, content_terms, parse_json, words
 from sandbox.questions import load_questions
+from sandbox.text import number
 
 RARE_ZIPF = 3.0
 CHARS_PER_TOKEN = 4.0  # rough for English with BPE tokenizers; used only when nothing is measured
@@ -138,13 +139,9 @@ def _informative(term: str) -> bool:
     return any(ch.isdigit() for ch in term) or is_rare(term) or any(is_rare(p) for p in _LETTERS.findall(term))
 
 
-_DECIMAL = re.compile(r"^(\d+)\.(\d*?)0+$")
-
-
 def canonical(term: str) -> str:
-    """One spelling per number (``15.60`` and ``15.6`` are the same fact; ``15.0`` is ``15``)."""
-    m = _DECIMAL.match(term)
-    return (f"{m.group(1)}.{m.group(2)}" if m.group(2) else m.group(1)) if m else term
+    """One spelling per number (``15.60`` and ``15.6`` are the same fact, see ``text.number``)."""
+    return number(term) or term
 
 
 def knowledge_signal(pairs: list[tuple[str, str]], outputs: list[str], doc_vocab: set[str]) -> tuple[float, list[str]]:

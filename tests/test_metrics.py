@@ -130,3 +130,11 @@ def test_primary_metric_follows_the_reference_shape():
     name, why = M.primary_metric(["The pump runs at 40 bar.", "Service it every 18 months, or sooner."])
     assert name == "fact_recall" and "similarity" in why
     assert M.primary_metric([None, ""]) == ("", "no references to score against")
+
+
+def test_one_number_spelling_for_facts_and_signals():
+    from sandbox.signals import canonical
+    from sandbox.text import number
+
+    assert [number(t) for t in ("08", "2.50", "3.0", "007.500", "12a", "1e5")] == ["8", "2.5", "3", "7.5", None, None]
+    assert canonical("15.60") == canonical("15.6") == "15.6" and canonical("08") == "8" and canonical("pump") == "pump"
