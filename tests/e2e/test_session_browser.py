@@ -83,3 +83,38 @@ def test_session_link_vote_all_change_one_and_see_results(app_factory, make_sess
         shared = db.execute("SELECT judge FROM judgments WHERE comparison_id = ? ORDER BY judge",
                             (asked["comparison_id"],)).fetchall()
     assert shared == [("ann",), ("bob",)]
+
+
+def test_sessions_tab_creates_lists_and_closes_a_session(app_factory, browser):
+    """The Sessions tab as an organiser uses it: a name with markup stays text, the link appears, the
+    results fill as a judge votes over the API, and closing makes the votes final."""
+    from gradio_client import Client
+
+    from sandbox.store import Store
+
+    url, ws, _ = app_factory(prepare=three_questions)
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(url)
+    page.get_by_role("tab", name="Sessions").click()
+    page.locator("#session-name input, #session-name textarea").first.fill("<img src=x onerror=alert(1)>")
+    page.locator("#session-count input").fill("2")
+    page.locator("#session-create").click()
+    wait_text(page, "#session-link", "?session=")
+    (session,) = Store(ws.db_path).sessions()
+    assert len(session.items) == 2 and session.name == "<img src=x onerror=alert(1)>"
+    assert page.locator("#session-link textarea, #session-link input").first.input_value().endswith(f"/?session={session.id}")
+    assert "<img src=x onerror=alert(1)>" in page.locator("#session-table").inner_text()  # shown as text
+
+    judge = Client(url, verbose=False, httpx_kwargs={"timeout": 300})
+    plan = judge.predict(session.id, "carol", api_name="/session_plan")
+    for item in plan["comparisons"]:
+        judge.predict(session.id, item["comparison_id"], "carol", "A", None, None, None, "", api_name="/session_vote")
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("tab", name="Sessions").click()  # selecting the tab refreshes the table and the results
+    wait_text(page, "#session-results", "2 judgment(s) by 1 judge(s)")
+
+    page.locator("#session-close").click()
+    page.wait_for_function("() => document.querySelector('#session-table').innerText.includes('closed')", timeout=TIMEOUT)
+    assert Store(ws.db_path).sessions()[0].status == "closed" and not dialogs
