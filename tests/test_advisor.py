@@ -103,6 +103,20 @@ def test_measured_quality_flips_the_data_verdict():
     assert "does not overrule" in rules(held)["measured-quality"].evidence
 
 
+def test_a_paired_lead_overrules_where_the_intervals_overlap():
+    # the same 40 questions: rag scores 0.1 above few-shot on each, on questions of very mixed difficulty,
+    # so the pipelines' own intervals overlap while the paired difference is clearly above 0
+    base = {f"q{i}": (i % 5) / 5 for i in range(40)}
+    summary = _summary({"few-shot": (0.40, 0.30, 0.50), "rag": (0.50, 0.40, 0.60)})
+    summary.pipelines["few-shot"].per_question = {q: {"similarity": v} for q, v in base.items()}
+    summary.pipelines["rag"].per_question = {q: {"similarity": v + 0.1} for q, v in base.items()}
+    measured = rules(decide(sig(), summary=summary))["measured-quality"]
+    assert measured.favours == "rag" and "paired over 40 questions" in measured.evidence
+    summary.pipelines["rag"].per_question = {q: {"similarity": v + (0.1 if i % 2 else -0.1)}
+                                             for i, (q, v) in enumerate(base.items())}
+    assert rules(decide(sig(), summary=summary))["measured-quality"].favours is None  # no steady lead: held
+
+
 def test_fine_tuned_measurements_ignored_without_a_fine_tuned_model():
     summary = _summary({"few-shot": (0.4, 0.35, 0.45), "rag": (0.42, 0.36, 0.47), "fine-tuned": (0.9, 0.85, 0.95)})
     assert decide(sig(), summary=summary, fine_tuned_available=True).recommendation == "fine-tuned"
