@@ -12,7 +12,6 @@ else the cheaper one wins: no training run first, then cost per call, then token
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
 from typing import NamedTuple
 
 from pydantic import BaseModel, Field
@@ -125,7 +124,13 @@ def scoreboard(workspace, datasets: Sequence[str] | None = None, store=None) -> 
 def winner_text(b: Board) -> str:
     if b.winner is None:
         return "not measured yet"
-    text = b.winner if not b.tied else f"{b.winner} (tie of {', '.join(b.tied)}; {b.decided_by})"
+    if b.tied:
+        text = f"{b.winner} (tie of {', '.join(b.tied)}; {b.decided_by})"
+    elif b.gaps:
+        closest = min(b.gaps, key=lambda g: g.diff)
+        text = f"{b.winner} (ahead of {closest.other} by {interval_text(closest.diff, closest.low, closest.high, '+.2f')})"
+    else:
+        text = b.winner
     missing = [e.pipeline for e in b.entries if not e.measured]
     return text + (f"; not measured: {', '.join(missing)}" if missing else "")
 
