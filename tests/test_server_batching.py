@@ -1,7 +1,7 @@
 """Continuous batching with the real model: a request's answer is the same alone or in a batch.
 
 A "gate" request pauses the scheduler (its first text callback blocks) until the others are
-submitted, so all of them are certain to join the same running batch; no test depends on timing.
+prefilled, so all of them are certain to join the same running batch; no test depends on timing.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import pytest
 from lora import make_adapter
 
 from sandbox.localmodel import BASE_MODEL_ID
+from sandbox.server.batching import Batcher
+from sandbox.server.decode import Sequence
 from sandbox.server.schemas import ChatParams
 
 pytestmark = pytest.mark.integration
@@ -71,7 +73,7 @@ def batched(model, requests, cancel_after=None, fail_after=None):
     model._batcher.peak_rows = 0
     for t in others:
         t.start()
-    while model._batcher._queue.qsize() < len(others):  # all submitted before the scheduler moves on
+    while model._batcher._ready.qsize() < len(others):  # all prefilled before the scheduler moves on
         threading.Event().wait(0.01)
     release.set()
     for t in [first, *others]:
@@ -114,3 +116,54 @@ def test_base_and_fine_tunes_share_a_batch_with_their_own_answers(model, local_s
     assert len({single[0].text, single[1].text, single[3].text}) == 3  # the adapters really change the answer
     together = batched(model, requests)
     assert [c.text for c in together] == [c.text for c in single]
+
+
+@pytest.mark.slow
+def test_requests_arriving_together_prefill_side_by_side_with_their_own_answers(model, local_server):
+    """A compare's requests (a long prompt, a fine-tune, a short one) prefill at the same time, each as alone."""
+    root = local_server.app.state.workspace_root / ".sandbox" / "finetune" / "models"
+    adapter = "ft:smollm2-135m-instruct:batch:side"
+    make_adapter(root / "batch-side", adapter, seed=3)
+    context = " ".join(f"Fact {i}: the {w} valve opens at {i * 7} kPa." for i, w in enumerate(["red", "blue", "green"] * 6))
+    requests = [prepare(model, f"{context}\nWhich valve opens at 14 kPa?"), prepare(model, PROMPTS[1], adapter),
+                prepare(model, PROMPTS[2])]
+    single = [alone(model, r) for r in requests]
+    all_in_flight = threading.Barrier(len(requests), timeout=120)
+
+    def forward(input_ids, position_ids, *rest, **kwargs):
+        if position_ids is None:  # a prefill: it passes only once every request is prefilling at the same time
+            all_in_flight.wait()
+        return model._forward(input_ids, position_ids, *rest, **kwargs)
+
+    batcher = Batcher(forward, threads=model.threads, prefill_workers=len(requests))
+    try:
+        futures = [batcher.submit(Sequence(r.prompt_ids, r.params, r.max_new_tokens, model._tokenizer, model._eos,
+                                           adapter=None if r.model == BASE_MODEL_ID else r.model)) for r in requests]
+        together = [f.result(300) for f in futures]
+    finally:
+        batcher.stop()
+    assert [c.text for c in together] == [c.text for c in single]
+    assert single[1].text != alone(model, prepare(model, PROMPTS[1])).text  # the adapter really changes the answer
+
+
+def test_a_request_waiting_for_a_slot_ends_when_its_client_hangs_up(model):
+    hold, gate = threading.Event(), threading.Event()
+    first = prepare(model, PROMPTS[0], max_tokens=8)
+    batcher = Batcher(model._forward, max_batch=1, threads=model.threads)
+
+    def block(_):
+        gate.set()
+        hold.wait(60)
+
+    try:
+        running = batcher.submit(Sequence(first.prompt_ids, first.params, first.max_new_tokens, model._tokenizer,
+                                          model._eos, on_text=block))
+        assert gate.wait(120)  # the only slot is taken
+        waiting = batcher.submit(Sequence(first.prompt_ids, first.params, first.max_new_tokens, model._tokenizer,
+                                          model._eos, cancelled=lambda: True))
+        assert waiting.result(60).finish_reason == "cancelled" and waiting.result().completion_tokens == 0
+        hold.set()
+        assert running.result(120).finish_reason in ("stop", "length")
+    finally:
+        hold.set()
+        batcher.stop()

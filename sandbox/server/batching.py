@@ -1,14 +1,17 @@
 """Continuous batching: concurrent requests share each forward pass of the local model.
 
-One scheduler thread owns the model. A request joins the running batch at the next step: it is
-prefilled alone (its prompt, its adapter), then its KV cache is left-padded into the batch's cache.
-Every step then feeds one token per running request through one forward pass, with explicit
-per-row positions and PEFT's per-row ``adapter_names``, so base-model and fine-tuned requests share
-a batch. A request leaves when it ends or its client hangs up; its row is dropped and padding
-columns no row needs any more are trimmed.
+A request is prefilled as soon as it arrives, alone (its prompt, its adapter), in a small pool of
+prefill threads that run beside the decode step: requests that arrive together (a compare's three
+pipelines) prefill in parallel on the machine's cores instead of one after another, and the running
+batch keeps decoding meanwhile. A prefilled request joins the running batch at the next step: its KV
+cache is left-padded into the batch's cache. Every step then feeds one token per running request
+through one forward pass in the scheduler thread, with explicit per-row positions and PEFT's per-row
+adapter names, so base-model and fine-tuned requests share a batch. A request leaves when it ends or
+its client hangs up; its row is dropped and padding columns no row needs any more are trimmed.
 
-A request's answer is the same alone or in a batch (``row_exact.py`` says how), so batching
-changes when an answer arrives, never what it says.
+A request's answer is the same alone or in a batch (``row_exact.py`` says how; a prefill is always a
+one-row forward at the decode thread count, whoever runs beside it), so batching changes when an
+answer arrives, never what it says.
 
 Hand-written because transformers' ``ContinuousBatchingManager`` packs all requests into one row
 (paged attention), which PEFT's per-row adapter mixing cannot address, and it has no per-request
@@ -18,57 +21,119 @@ overhead, so extra rows come almost free (see benchmarks/RESULTS.md, server).
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Optional
 
 from sandbox.server.decode import Sequence
 from sandbox.server.schemas import Completion
+from sandbox.server.speed import decode_threads, pin_threads
 
 log = logging.getLogger("sandbox.server")
 
-MAX_BATCH = 16  # rows per step; more requests wait in the queue
+MAX_BATCH = 16  # requests prefilling or decoding at once; more wait for a slot
+SLOT_POLL_S = 0.2  # how often a request waiting for a slot looks whether its client is still there
+STOP_GRACE_S = 1.0  # a stopping scheduler collects prefills that finish this soon after its last arrival
 
-# forward(input_ids, position_ids, cache, adapters, **model_kwargs) -> model output with .logits and .cache
+# forward(input_ids, position_ids, cache, adapters, **model_kwargs) -> model output with .logits and .cache;
+# called from the scheduler thread (decode steps) and from prefill threads at the same time
 Forward = Callable[..., object]
 
 
-class Batcher:
-    """Runs submitted ``Sequence``s to completion, many per forward pass, in one daemon thread."""
+def shutting_down() -> RuntimeError:
+    return RuntimeError("The local model server is shutting down.")
 
-    def __init__(self, forward: Forward, max_batch: int = MAX_BATCH, context: Callable = None):
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class Batcher:
+    """Runs submitted ``Sequence``s to completion, many per forward pass: one daemon scheduler thread
+    decodes, ``prefill_workers`` threads (default: one per core) prefill new requests beside it."""
+
+    def __init__(self, forward: Forward, max_batch: int = MAX_BATCH, threads: int = 0, prefill_workers: int = 0):
         self.forward = forward
         self.max_batch = max_batch
-        self.context = context  # entered around the loop's work, e.g. the decode thread count
-        self._queue: queue.Queue = queue.Queue()
+        self.threads = threads  # intra-op threads per forward (0: speed.DECODE_THREADS)
+        self.prefill_workers = prefill_workers or usable_cores()
+        self._slots = threading.BoundedSemaphore(max_batch)  # one per request prefilling, waiting or decoding
+        self._ready: queue.Queue = queue.Queue()  # prefilled requests waiting to join; None: stop
+        self._prefill: Optional[ThreadPoolExecutor] = None
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
         self._stopping = False
         self.peak_rows = 0  # most requests that shared one step (tests read it)
 
     def submit(self, seq: Sequence) -> "Future[Completion]":
-        """Queue a request; the future resolves to its Completion (or the error that ended it)."""
+        """Start prefilling a request; the future resolves to its Completion (or the error that ended it)."""
         future: Future = Future()
-        self._ensure_thread()
-        self._queue.put((seq, future))
+        self._ensure_threads().submit(self._prefill_one, seq, future)
         return future
 
     def run(self, seq: Sequence) -> Completion:
         return self.submit(seq).result()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._queue.put(None)
-
-    def _ensure_thread(self) -> None:
+        """End the scheduler; running and waiting requests fail with a clear error."""
         with self._start_lock:
+            self._stopping = True
+            self._ready.put(None)
+            if self._prefill is not None:
+                self._prefill.shutdown(wait=False)  # queued prefills still run, see _stopping and fail fast
+
+    def _ensure_threads(self) -> ThreadPoolExecutor:
+        with self._start_lock:
+            if self._stopping and self._thread is not None:
+                self._thread.join()  # a stopped scheduler finishes failing its requests before a new one starts
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
+                self._slots = threading.BoundedSemaphore(self.max_batch)
+                self._ready = queue.Queue()
+                self._prefill = ThreadPoolExecutor(self.prefill_workers, thread_name_prefix="sandbox-prefill",
+                                                   initializer=pin_threads, initargs=(self.threads,))
                 self._thread = threading.Thread(target=self._loop, name="sandbox-batcher", daemon=True)
                 self._thread.start()
+            return self._prefill
+
+    # ---- prefill (pool threads) -------------------------------------------------------------------
+
+    def _prefill_one(self, seq: Sequence, future: Future) -> None:
+        """Wait for a slot, prefill the prompt alone, hand the result to the scheduler."""
+        import torch
+
+        while not self._slots.acquire(timeout=SLOT_POLL_S):
+            if seq.check_cancelled() or self._stopping:
+                break
+        else:
+            if seq.check_cancelled() or self._stopping:
+                self._slots.release()
+            else:
+                try:
+                    with torch.inference_mode():
+                        out = self.forward(torch.tensor([seq.prompt_ids]), None, None, [seq.adapter], logits_to_keep=1)
+                except BaseException as exc:  # this request's problem only (bad adapter, ...): the batch goes on
+                    log.exception("prefill failed")
+                    self._slots.release()
+                    future.set_exception(exc)
+                    return
+                self._ready.put((seq, future, out))  # after a stop, _fail_all collects it
+                return
+        if self._stopping:
+            future.set_exception(shutting_down())
+        else:
+            future.set_result(seq.completion())
+
+    def _finish(self, seq: Sequence, future: Future) -> None:
+        self._slots.release()
+        if not future.done():
+            future.set_result(seq.completion())
 
     # ---- the scheduler ----------------------------------------------------------------------------
 
@@ -76,30 +141,31 @@ class Batcher:
         import torch
 
         batch = _Batch()
-        with torch.inference_mode(), (self.context() if self.context else contextlib.nullcontext()):
+        with torch.inference_mode(), decode_threads(self.threads):
             while not self._stopping:
-                for seq, future in self._admissions(self.max_batch - len(batch.rows), block=not batch.rows):
-                    self._join(batch, seq, future)
+                for seq, future, out in self._arrivals(block=not batch.rows):
+                    self._join(batch, seq, future, out)
                 if batch.rows:
                     self._step(batch)
-        self._fail_all(batch, RuntimeError("The local model server is shutting down."))
+        self._fail_all(batch, shutting_down())
 
     def _fail_all(self, batch: "_Batch", exc: BaseException) -> None:
-        batch.fail(exc)
+        self._release(batch.fail(exc))
         while True:
             try:
-                item = self._queue.get_nowait()
+                item = self._ready.get(timeout=STOP_GRACE_S)  # prefills still running when we stopped land here
             except queue.Empty:
                 return
             if item is not None:
                 item[1].set_exception(exc)
+                self._slots.release()
 
-    def _admissions(self, room: int, block: bool) -> list:
-        """Up to ``room`` new requests (the rest stay queued); waits for one when nothing is running."""
+    def _arrivals(self, block: bool) -> list:
+        """Every prefilled request waiting to join; waits for one when nothing is running."""
         items = []
         try:
-            while len(items) < room:
-                item = self._queue.get(block=block and not items)
+            while True:
+                item = self._ready.get(block=block and not items)
                 if item is None:
                     break
                 items.append(item)
@@ -107,29 +173,27 @@ class Batcher:
             pass
         return items
 
-    def _join(self, batch: "_Batch", seq: Sequence, future: Future) -> None:
-        import torch
-
-        if seq.check_cancelled():
-            future.set_result(seq.completion())
-            return
+    def _join(self, batch: "_Batch", seq: Sequence, future: Future, out) -> None:
         try:
-            out = self.forward(torch.tensor([seq.prompt_ids]), None, None, [seq.adapter], logits_to_keep=1)
-            going = seq.accept(out.logits[0, -1])
-        except BaseException as exc:  # this request's problem only (bad adapter, ...): the batch goes on
-            log.exception("prefill failed")
+            going = not seq.check_cancelled() and seq.accept(out.logits[0, -1])
+        except BaseException as exc:  # its own callback failed: it alone ends
+            self._slots.release()
             future.set_exception(exc)
             return
         if going:
             batch.add(seq, future, out.cache)
         else:
-            future.set_result(seq.completion())
+            self._finish(seq, future)
+
+    def _release(self, rows: int) -> None:
+        for _ in range(rows):
+            self._slots.release()
 
     def _step(self, batch: "_Batch") -> None:
         import torch
 
         gone = [i for i, (seq, _) in enumerate(batch.rows) if seq.check_cancelled()]
-        batch.drop(gone)
+        self._release(batch.drop(gone))
         if not batch.rows:
             return
         seqs = [seq for seq, _ in batch.rows]
@@ -139,7 +203,7 @@ class Batcher:
             out = self.forward(tokens, batch.positions(), batch.cache, [s.adapter for s in seqs], row_pads=batch.pads)
         except BaseException as exc:  # a failed step fails the requests in it, not the server
             log.exception("decode step failed")
-            batch.fail(exc)
+            self._release(batch.fail(exc))
             return
         batch.cache = out.cache
         batch.grow()
@@ -151,7 +215,7 @@ class Batcher:
             except BaseException as exc:  # its own callback failed (e.g. its server is shutting down): it alone ends
                 future.set_exception(exc)
                 finished.append(i)
-        batch.drop(finished)
+        self._release(batch.drop(finished))
 
 
 class _Batch:
@@ -187,12 +251,12 @@ class _Batch:
     def grow(self) -> None:
         self.length += 1
 
-    def drop(self, indices: list[int]) -> None:
-        """Finish the rows at ``indices`` and trim padding columns no remaining row needs."""
+    def drop(self, indices: list[int]) -> int:
+        """Finish the rows at ``indices`` and trim padding columns no remaining row needs; how many left."""
         import torch
 
         if not indices:
-            return
+            return 0
         for i in indices:
             seq, future = self.rows[i]
             if not future.done():
@@ -202,7 +266,7 @@ class _Batch:
         self.pads = [self.pads[i] for i in keep]
         if not keep:
             self.cache, self.length, self.pads = None, 0, []
-            return
+            return len(indices)
         trim = min(self.pads)
         index = torch.tensor(keep)
         for layer in self.cache.layers:
@@ -210,12 +274,16 @@ class _Batch:
             layer.values = layer.values[index, :, trim:]
         self.pads = [p - trim for p in self.pads]
         self.length -= trim
+        return len(indices)
 
-    def fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> int:
+        """End every row with ``exc``; how many there were."""
+        rows = len(self.rows)
         for _, future in self.rows:
             if not future.done():
                 future.set_exception(exc)
         self.rows, self.pads, self.cache, self.length = [], [], None, 0
+        return rows
 
 
 def _pad_left(tensor, width: int):

@@ -21,7 +21,8 @@ from sandbox.server import adapters as adapters_mod
 from sandbox.server.batching import MAX_BATCH, Batcher
 from sandbox.server.decode import Sequence
 from sandbox.server.schemas import ChatParams, Completion, ModelCard, bad_request, model_not_found
-from sandbox.server.speed import decode_threads, quantize_int8
+from sandbox.server.shared_model import ModelGuard, adapter_rows, install_row_hooks
+from sandbox.server.speed import quantize_int8
 
 log = logging.getLogger("sandbox.server")
 
@@ -70,6 +71,7 @@ class LocalModel:
         self._adapters: dict[str, adapters_mod.Adapter] = {}
         self._loader: threading.Thread | None = None
         self._batcher: Batcher | None = None
+        self._guard = ModelGuard()  # prefill threads and the decode step share the model; attaching excludes them
         self._load_error: BaseException | None = None
 
     # ---- loading -----------------------------------------------------------------------------
@@ -115,7 +117,7 @@ class LocalModel:
             model = quantize_int8(model)
         self._eos = {self._tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
         self._model = model
-        self._batcher = Batcher(self._forward, self.max_batch, context=lambda: decode_threads(self.threads))
+        self._batcher = Batcher(self._forward, self.max_batch, threads=self.threads)
 
     def tokenizer(self):
         self.load()
@@ -185,11 +187,14 @@ class LocalModel:
             self._batcher.stop()
 
     def _forward(self, input_ids, position_ids, cache, adapters: list, **kwargs):
-        """One forward pass for a batch whose rows may each use a different adapter (None: the base)."""
-        names = [self._peft_name(a) for a in adapters]  # loads adapters first seen here, in the batcher's thread
-        if hasattr(self._model, "peft_config"):
-            kwargs["adapter_names"] = [n or "__base__" for n in names]
-        return self._model(input_ids=input_ids, position_ids=position_ids, cache=cache, use_cache=True, **kwargs)
+        """One forward pass for a batch whose rows may each use a different adapter (None: the base).
+
+        Called by the decode step and by prefill threads at once; adapters first seen here are loaded first."""
+        names = [self._peft_name(a) for a in adapters]
+        with self._guard.shared():
+            rows = [n or "__base__" for n in names] if hasattr(self._model, "peft_config") else None
+            with adapter_rows(rows):
+                return self._model(input_ids=input_ids, position_ids=position_ids, cache=cache, use_cache=True, **kwargs)
 
     def _peft_name(self, model_id: str | None) -> str | None:
         if model_id is None:
@@ -198,7 +203,9 @@ class LocalModel:
         if adapter is None:
             raise model_not_found(model_id, [c.id for c in self.list_models()])
         if adapter.peft_name not in getattr(self._model, "peft_config", {}):
-            self._attach(adapter)
+            with self._guard.exclusive():
+                if adapter.peft_name not in getattr(self._model, "peft_config", {}):  # another thread was first
+                    self._attach(adapter)
         return adapter.peft_name
 
     def _attach(self, adapter: adapters_mod.Adapter) -> None:
@@ -213,6 +220,7 @@ class LocalModel:
             self._model = PeftModel.from_pretrained(self._model, str(adapter.path), adapter_name=adapter.peft_name)
             self._model.eval()
         make_lora_row_exact(self._model)
+        install_row_hooks(self._model)
 
 
 def _as_list(value) -> list:

@@ -21,6 +21,13 @@ def quantize_int8(model):
     return model
 
 
+def pin_threads(threads: int) -> None:
+    """Give the calling thread (a prefill worker) the decode thread count, so its forwards compute alike."""
+    import torch
+
+    torch.set_num_threads(threads if threads > 0 else DECODE_THREADS)
+
+
 @contextlib.contextmanager
 def decode_threads(threads: int):
     """Use ``threads`` intra-op threads while decoding, then restore what the process had."""
