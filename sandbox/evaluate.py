@@ -54,6 +54,8 @@ class PipelineSummary(BaseModel):
     metrics: dict[str, Interval] = Field(default_factory=dict)
     # question id -> that answer's metrics: what a paired comparison of two pipelines needs (sandbox.separation)
     per_question: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    load_s: float = Field(0.0, description="one-time loading (models, index, local server) these answers waited "
+                                           "for, summed; never part of latency_s")
 
     def value(self, name: str) -> float | None:
         return self.metrics[name].mean if name in self.metrics else None
@@ -105,7 +107,7 @@ def score(record: RunRecord, reference: str | None, source: str | None, similari
     ``similarity``: cosine of the answer's and the reference's embeddings (``Scorer`` computes
     them in batches); an answer without one (empty, failed) scores 0."""
     answer = record.response
-    out: dict[str, Any] = {"error": record.error is not None, "latency_s": record.latency_s,
+    out: dict[str, Any] = {"error": record.error is not None, "latency_s": record.latency_s, "load_s": record.load_s,
                            "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,
                            "cost_usd": record.cost_usd}
     contexts = [c.text for c in record.contexts]
@@ -150,10 +152,12 @@ class Scorer:
         return [score(r, q.reference, q.source, similarity.get(i)) for i, (q, r) in enumerate(batch)]
 
 
+ONE_TIME = ("load_s",)  # paid once per process, not per answer: summed (PipelineSummary.load_s), never averaged
+
+
 def summarize_scores(rows: Sequence[dict[str, Any]]) -> dict[str, Interval]:
-    """Mean and seeded bootstrap 95% interval of every metric over the answers that have it."""
-    names = sorted({k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-                   | {k for r in rows for k, v in r.items() if isinstance(v, bool)})
+    """Mean and seeded bootstrap 95% interval of every per-answer metric over the answers that have it."""
+    names = sorted({k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and k not in ONE_TIME})
     out = {}
     for name in names:
         values = [float(r[name]) for r in rows if r.get(name) is not None]
@@ -390,7 +394,8 @@ def load_summary(workspace, dataset: str, *, pipelines: Sequence[str] = PIPELINE
         out[name] = PipelineSummary(pipeline=name, eval_id=eid, model=config["model"], n=len(rows),
                                     errors=sum(bool(m.get("error")) for m in metrics),
                                     metrics=summarize_scores(metrics),
-                                    per_question={q: r["metrics"] for q, r in rows.items()})
+                                    per_question={q: r["metrics"] for q, r in rows.items()},
+                                    load_s=round(sum(m.get("load_s") or 0.0 for m in metrics), 3))
         answers[name] = rows
     quality, why = M.primary_metric(list(references.values()))
     measured = [m for m in QUALITY_METRICS if any(m in s.metrics for s in out.values())]

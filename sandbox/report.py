@@ -137,7 +137,7 @@ def build_context(workspace, dataset: str, advice=None, summary=None, store=None
         if s.n:
             rows.append({"pipeline": s.pipeline, "model": s.model, "n": s.n, "errors": s.errors,
                          "metrics": {m: s.metrics[m] for m in METRIC_LABELS if m in s.metrics},
-                         "latency": s.metrics.get("latency_s"), "cost": s.metrics.get("cost_usd")})
+                         "latency": s.metrics.get("latency_s"), "load_s": s.load_s, "cost": s.metrics.get("cost_usd")})
     return {
         "advice": advice, "questions": QUESTIONS, "summary": summary, "rows": rows, "labels": METRIC_LABELS,
         "examples": summary.examples, "pipelines": PIPELINES,
@@ -179,12 +179,12 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     if ctx["rows"]:
         metrics = [m for m in ctx["labels"] if any(m in r["metrics"] for r in ctx["rows"])]
         out += ["", "## Measured results (mean [95% bootstrap interval])", "",
-                "| pipeline | n | errors | " + " | ".join(ctx["labels"][m] for m in metrics) + " | latency s | cost $/call |",
-                "| --- " * (5 + len(metrics)) + "|"]
+                "| pipeline | n | errors | " + " | ".join(ctx["labels"][m] for m in metrics) + " | latency s | load s (once) | cost $/call |",
+                "| --- " * (6 + len(metrics)) + "|"]
         for r in ctx["rows"]:
             cells = [_iv(r["metrics"].get(m)) for m in metrics]
             out.append(f"| {r['pipeline']} | {r['n']} | {r['errors']} | " + " | ".join(cells)
-                       + f" | {_iv(r['latency'])} | {r['cost'].mean if r['cost'] else 0:.6f} |")
+                       + f" | {_iv(r['latency'])} | {r['load_s']:.2f} | {r['cost'].mean if r['cost'] else 0:.6f} |")
     for key, title in (("quality", "Quality"), ("cost", "Latency and tokens"), ("break_even", "Cost break-even"),
                        ("human", "Human judgments"), ("llm", "LLM judge")):
         if ctx["charts"][key]:
@@ -238,10 +238,10 @@ fine-tune for strict formats, domain language and cost; use RAG to add knowledge
 <p class="muted">{{ summary.questions }} held-out questions; mean [95% bootstrap interval].</p>
 <table><tr><th>pipeline</th><th>model</th><th>n</th><th>errors</th>
 {% for m in labels %}{% if rows | selectattr('metrics.' ~ m, 'defined') | list %}<th>{{ labels[m] }}</th>{% endif %}{% endfor %}
-<th>latency s</th><th>cost $/call</th></tr>
+<th>latency s</th><th>load s (once)</th><th>cost $/call</th></tr>
 {% for r in rows %}<tr><td>{{ r.pipeline }}</td><td>{{ r.model }}</td><td>{{ r.n }}</td><td>{{ r.errors }}</td>
 {% for m in labels %}{% if rows | selectattr('metrics.' ~ m, 'defined') | list %}<td>{% if m in r.metrics %}{{ '%.2f [%.2f, %.2f]' % (r.metrics[m].mean, r.metrics[m].low, r.metrics[m].high) }}{% else %}—{% endif %}</td>{% endif %}{% endfor %}
-<td>{{ '%.2f' % r.latency.mean if r.latency else '—' }}</td><td>{{ '%.6f' % r.cost.mean if r.cost else '—' }}</td></tr>
+<td>{{ '%.2f' % r.latency.mean if r.latency else '—' }}</td><td>{{ '%.2f' % r.load_s }}</td><td>{{ '%.6f' % r.cost.mean if r.cost else '—' }}</td></tr>
 {% endfor %}</table>
 {% else %}<p>No evaluation yet: run <code>sandbox eval {{ advice.dataset }}</code> to measure the pipelines.</p>{% endif %}
 {% for key, title in [('quality','Quality'),('cost','Latency and tokens'),('break_even','Cost break-even'),('human','Human judgments'),('llm','LLM judge')] %}

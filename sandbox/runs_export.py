@@ -34,7 +34,7 @@ COLUMNS: list[tuple[str, Kind]] = [
     ("response", "string"), ("reference", "string"), ("reference_contexts", "strings"),
     ("reference_context_ids", "strings"), ("run_id", "string"), ("comparison_id", "string"), ("origin", "string"),
     ("dataset", "string"), ("question_id", "string"), ("pipeline", "string"), ("model", "string"),
-    ("eval_id", "string"), ("error", "string"), ("latency_s", "float"), ("prompt_tokens", "int"),
+    ("eval_id", "string"), ("error", "string"), ("latency_s", "float"), ("load_s", "float"), ("prompt_tokens", "int"),
     ("completion_tokens", "int"), ("cost_usd", "float"), ("usage_estimated", "bool"), ("started_at", "timestamp")]
 
 
@@ -89,7 +89,7 @@ def run_row(run: RunRecord, question: Question | None, chunks: list[tuple[str, s
         "reference_context_ids": [chunk_id for chunk_id, _ in chunks], "run_id": run.id,
         "comparison_id": run.comparison_id, "origin": run.origin, "dataset": run.dataset,
         "question_id": run.question_id, "pipeline": run.pipeline, "model": run.model, "eval_id": eval_id,
-        "error": run.error, "latency_s": run.latency_s, "prompt_tokens": run.prompt_tokens,
+        "error": run.error, "latency_s": run.latency_s, "load_s": run.load_s, "prompt_tokens": run.prompt_tokens,
         "completion_tokens": run.completion_tokens, "cost_usd": run.cost_usd,
         "usage_estimated": run.usage_estimated, "started_at": run.started_at.isoformat(),
     }

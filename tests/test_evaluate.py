@@ -184,3 +184,20 @@ def test_free_text_references_are_judged_on_fact_recall_and_old_rows_are_backfil
     assert again.pipelines["rag"].metrics["fact_recall"].mean == 1.0 and len(fake.requests) == calls
     with store.connect() as db:
         assert all("fact_recall" in json.loads(m) for (m,) in db.exec_driver_sql("SELECT metrics FROM eval_scores"))
+
+
+def test_one_time_loading_is_summed_beside_latency_and_never_averaged_into_it(ws, fake, tmp_path):
+    from sandbox.report import write_report
+
+    store = Store(ws.db_path)
+    first = run_eval(ws, "valves", limit=2, store=store, embedder=FakeEmbedder(), pipelines=["few-shot"], judge=False)
+    eid = first.pipelines["few-shot"].eval_id
+    rows = store.eval_scores(eid)
+    assert all("load_s" in r["metrics"] for r in rows.values())  # stored with every answer
+    store.set_eval_scores([(eid, q, "few-shot", r["run_id"], {**r["metrics"], "load_s": 2.5 if q == "q1" else 0.0})
+                           for q, r in rows.items()])
+    few = load_summary(ws, "valves", pipelines=["few-shot"], store=store).pipelines["few-shot"]
+    assert few.load_s == 2.5 and "load_s" not in few.metrics
+    assert few.metrics["latency_s"].mean == pytest.approx(sum(r["metrics"]["latency_s"] for r in rows.values()) / 2)
+    report = write_report(ws, "valves", tmp_path / "r.md", store=store).read_text()
+    assert "| latency s | load s (once) |" in report and "| 2.50 |" in report

@@ -49,7 +49,7 @@ def runs_for(ws, store, answer="Reset valve 3.", comparison="c1"):
     pumps = source_chunks(ws, "plant", {"pumps.md"})["pumps.md"]
     shown = [Context(source="pumps.md", text=text, chunk_id=cid) for cid, text in pumps[:2]]
     good = RunRecord(pipeline="rag", dataset="plant", question_id="q1", user_input="What before pump 3?", response=answer,
-                     contexts=shown, comparison_id=comparison, model="smollm2", latency_s=1.5, prompt_tokens=90,
+                     contexts=shown, comparison_id=comparison, model="smollm2", latency_s=1.5, load_s=3.0, prompt_tokens=90,
                      completion_tokens=4, cost_usd=0.0)
     failed = RunRecord(pipeline="few-shot", dataset="plant", question_id="q1", user_input="What before pump 3?",
                        error="endpoint down", comparison_id=comparison)
@@ -77,9 +77,10 @@ def test_jsonl_is_ragas_single_turn_data_with_reference_contexts(ws, tmp_path):
     # ragas 0.4.3 IDBasedContextRecall._single_turn_ascore: share of reference ids found among the retrieved ones
     recall = len(set(sample.retrieved_context_ids) & set(sample.reference_context_ids)) / len(sample.reference_context_ids)
     assert recall == pytest.approx(2 / len(pumps))
-    assert {k: row[k] for k in ("run_id", "pipeline", "model", "eval_id", "latency_s", "prompt_tokens", "cost_usd")} == {
-        "run_id": good.id, "pipeline": "rag", "model": "smollm2", "eval_id": "ev1", "latency_s": 1.5, "prompt_tokens": 90,
-        "cost_usd": 0.0}
+    assert {k: row[k] for k in ("run_id", "pipeline", "model", "eval_id", "latency_s", "load_s", "prompt_tokens",
+                                "cost_usd")} == {
+        "run_id": good.id, "pipeline": "rag", "model": "smollm2", "eval_id": "ev1", "latency_s": 1.5, "load_s": 3.0,
+        "prompt_tokens": 90, "cost_usd": 0.0}
 
     with_errors = export_runs(ws, store, "jsonl", tmp_path / "all.jsonl", include_errors=True)
     assert with_errors["rows"] == 2 and rows(tmp_path / "all.jsonl")[1]["error"] == "endpoint down"

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def judged(store: Store, dataset: str = "d", **vote) -> Judgment:
     """Three stored runs and a judgment of them."""
     runs = {p: RunRecord(pipeline=p, user_input="Q?", response=f"answer of {p}", dataset=dataset, latency_s=0.25,
-                         cost_usd=0.001, model="m") for p in ("few-shot", "rag", "fine-tuned")}
+                         load_s=1.5, cost_usd=0.001, model="m") for p in ("few-shot", "rag", "fine-tuned")}
     store.add_runs(runs.values())
     vote = {"verdict": "best", "best": "rag", "ranks": {"rag": 1, "few-shot": 2}, "ratings": {"rag": 5},
             "tags": {"few-shot": ["incomplete", "wrong"]}, **vote}
@@ -124,6 +124,7 @@ def test_flat_view_has_one_row_per_judged_answer(any_store):
     few = rows[0]
     assert few["judgment_id"] == j.id and few["question"] == "Q?" and few["answer"] == "answer of few-shot"
     assert few["tags"] == "incomplete,wrong" and few["latency_s"] == 0.25 and few["judge"] == "ann"
+    assert few["load_s"] == 1.5  # one-time loading beside the latency, never in it
     any_store.add_judgment(j.model_copy(update={"verdict": "tie", "best": None, "shown_order": ["rag"]}))  # replaced
     assert len(any_store.flat_judgments()) == 3 and not any(r["is_best"] for r in any_store.flat_judgments())
 
@@ -145,7 +146,7 @@ def test_concurrent_writes_from_threads_all_land(any_store):
 def test_store_made_by_the_pre_sqlalchemy_code_upgrades(tmp_path):
     """The old code's exact DDL and rows; opening it adds the flat view, backfilled, and keeps every record."""
     path = tmp_path / "old.db"
-    run = RunRecord(pipeline="rag", user_input="Q?", response="old answer", dataset="d")
+    run = RunRecord(pipeline="rag", user_input="Q?", response="old answer", dataset="d", load_s=2.5)
     j = Judgment(comparison_id="c1", dataset="d", user_input="Q?", run_ids={"rag": run.id}, shown_order=["rag"],
                  best="rag", judge="ann", tags={"rag": ["short"]})
     with sqlite3.connect(path) as db:
@@ -159,6 +160,7 @@ def test_store_made_by_the_pre_sqlalchemy_code_upgrades(tmp_path):
     assert store.judgments() == [j] and store.get_run(run.id) == run
     [row] = store.flat_judgments()
     assert (row["answer"], row["question"], row["tags"], row["is_best"]) == ("old answer", "Q?", "short", 1)
+    assert (row["latency_s"], row["load_s"]) == (None, 2.5)  # load_s backfilled from the record
     assert migrate(store.engine) == []
 
 

@@ -17,7 +17,7 @@ from sandbox.report import chart_cost_latency, chart_quality
 from sandbox.text import interval_text
 
 COLUMNS = ["pipeline", "model", "n", "errors", "quality metric", "quality [95% CI]", "hit@k", "supported",
-           "latency s", "tokens in/out", "cost $/call"]
+           "latency s", "load s (once)", "tokens in/out", "cost $/call"]
 
 
 def _iv(summary_row, name: str) -> str:
@@ -34,7 +34,7 @@ def results_table(summary) -> list[list[str]]:
         tokens = f"{m['prompt_tokens'].mean:.0f}/{m['completion_tokens'].mean:.0f}" if "prompt_tokens" in m else "—"
         rows.append([s.pipeline, s.model, str(s.n), str(s.errors), summary.quality_metric or "—",
                      _iv(s, summary.quality_metric) if summary.quality_metric else "—", _iv(s, "hit_at_k"),
-                     _iv(s, "supported"), f"{m['latency_s'].mean:.2f}" if "latency_s" in m else "—", tokens,
+                     _iv(s, "supported"), f"{m['latency_s'].mean:.2f}" if "latency_s" in m else "—", f"{s.load_s:.2f}", tokens,
                      f"{m['cost_usd'].mean:.6f}" if "cost_usd" in m else "—"])
     return rows
 

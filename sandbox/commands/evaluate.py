@@ -26,14 +26,14 @@ def _print_summary(summary) -> None:
     rows = [s for s in summary.pipelines.values() if s.n]
     names = [m for m in SHOWN if any(m in s.metrics for s in rows)]
     table = Table(title=Text(f"Eval of {summary.dataset}: {summary.questions} questions (mean [95% bootstrap CI])"))
-    for col in ["pipeline", "n", "errors", *names, "latency s", "tokens in/out", "cost $/call"]:
+    for col in ["pipeline", "n", "errors", *names, "latency s", "load s (once)", "tokens in/out", "cost $/call"]:
         table.add_column(col)
     for s in rows:
         m = s.metrics
         cells = [_fmt(m[n]) if n in m else "—" for n in names]
         tokens = f"{m['prompt_tokens'].mean:.0f}/{m['completion_tokens'].mean:.0f}" if "prompt_tokens" in m else "—"
         table.add_row(s.pipeline, str(s.n), str(s.errors), *cells,
-                      f"{m['latency_s'].mean:.2f}" if "latency_s" in m else "—", tokens,
+                      f"{m['latency_s'].mean:.2f}" if "latency_s" in m else "—", f"{s.load_s:.2f}", tokens,
                       f"{m['cost_usd'].mean:.6f}" if "cost_usd" in m else "—")
     console().print(table)
     if summary.quality_metric:

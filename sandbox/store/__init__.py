@@ -403,16 +403,21 @@ def m004_judgments_flat(db: sa.Connection) -> None:
         answers = [row for r in records for row in _answer_rows(r)]
         if answers:
             db.execute(sa.insert(ANSWERS), answers)
-    _ddl(db, """CREATE VIEW judgments_flat AS
+    _ddl(db, _flat_view("r.latency_s"))
+
+
+def _flat_view(timing_columns: str) -> str:
+    """The analysts' view, one row per judged answer; ``timing_columns`` of runs grew with m006."""
+    return f"""CREATE VIEW judgments_flat AS
         SELECT j.id AS judgment_id, j.comparison_id, j.dataset, j.question_id, j.user_input AS question,
                j.judge, j.judge_kind, j.verdict, j.best, j.comment, j.created_at,
                a.pipeline, a.shown_position, a.run_id,
                CASE WHEN j.verdict = 'best' AND j.best = a.pipeline THEN 1 ELSE 0 END AS is_best,
                a.rank, a.rating, a.tags,
-               r.model, r.response AS answer, r.error, r.latency_s, r.prompt_tokens, r.completion_tokens, r.cost_usd
+               r.model, r.response AS answer, r.error, {timing_columns}, r.prompt_tokens, r.completion_tokens, r.cost_usd
         FROM judgments j
         JOIN judgment_answers a ON a.judgment_id = j.id
-        LEFT JOIN runs r ON r.id = a.run_id""")
+        LEFT JOIN runs r ON r.id = a.run_id"""
 
 
 @migration
@@ -429,6 +434,17 @@ def m005_sessions(db: sa.Connection) -> None:
             id TEXT PRIMARY KEY, session_id TEXT NOT NULL, comparison_id TEXT NOT NULL, judge TEXT NOT NULL,
             created_at TEXT, record TEXT NOT NULL)""",
          "CREATE INDEX judgment_versions_vote ON judgment_versions(session_id, comparison_id, judge)")
+
+
+@migration
+def m006_runs_load_s(db: sa.Connection) -> None:
+    """One-time loading (models, index, local server) as a column beside latency_s, which never includes it;
+    backfilled from the records, and in judgments_flat."""
+    _ddl(db, "ALTER TABLE runs ADD COLUMN load_s DOUBLE PRECISION NOT NULL DEFAULT 0")
+    for batch in _pages(db, "runs"):
+        db.execute(sa.text("UPDATE runs SET load_s = :load_s WHERE id = :id"),
+                   [{"id": i, "load_s": float(json.loads(r).get("load_s") or 0.0)} for i, r in batch])
+    _ddl(db, "DROP VIEW judgments_flat", _flat_view("r.latency_s, r.load_s"))
 
 
 def _answer_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -452,7 +468,7 @@ def _pages(db: sa.Connection, table: str, size: int = 500) -> Iterator[list[tupl
 def _run_row(r: RunRecord) -> dict[str, Any]:
     return {"id": r.id, "comparison_id": r.comparison_id, "origin": r.origin, "dataset": r.dataset,
             "question_id": r.question_id, "pipeline": r.pipeline, "model": r.model, "error": r.error,
-            "latency_s": r.latency_s, "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+            "latency_s": r.latency_s, "load_s": r.load_s, "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
             "cost_usd": r.cost_usd, "started_at": r.started_at.isoformat(), "record": r.model_dump_json(),
             "response": r.response}
 
@@ -467,7 +483,7 @@ def _table(name: str, *columns: str) -> sa.TableClause:
 
 
 RUNS = _table("runs", "id", "comparison_id", "origin", "dataset", "question_id", "pipeline", "model", "error",
-              "latency_s", "prompt_tokens", "completion_tokens", "cost_usd", "started_at", "record", "response")
+              "latency_s", "load_s", "prompt_tokens", "completion_tokens", "cost_usd", "started_at", "record", "response")
 JUDGMENTS = _table("judgments", "id", "comparison_id", "dataset", "question_id", "judge", "verdict", "best",
                    "created_at", "record", "user_input", "judge_kind", "comment", "session_id")
 ANSWERS = _table("judgment_answers", "judgment_id", "pipeline", "run_id", "shown_position", "rank", "rating", "tags")
