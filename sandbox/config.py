@@ -258,6 +258,14 @@ def workspace_root(workspace: "Workspace | str | Path") -> Path:
     return Path(workspace) if isinstance(workspace, (str, Path)) else Path(workspace.root)
 
 
+def local_model_path(workspace: "Workspace | str | Path") -> Path | None:
+    """The ``[server] model`` file or folder (relative paths: from the workspace); None: the bundled model."""
+    server = getattr(getattr(workspace, "settings", None), "server", None)
+    if not getattr(server, "model", ""):
+        return None
+    return workspace_root(workspace) / Path(server.model).expanduser()
+
+
 def cache_dir() -> Path:
     """Machine-wide cache (converted model weights, adapters), shared by workspaces."""
     path = Path(os.environ.get("SANDBOX_CACHE_DIR") or Path.home() / ".cache" / "sandbox")

@@ -6,20 +6,28 @@ plugs the local job runner into the server (``sandbox serve``, the app, endpoint
 
 from __future__ import annotations
 
-from sandbox.config import STATE_DIR, workspace_root
+from pathlib import Path
+
+from sandbox.config import STATE_DIR, local_model_path, workspace_root
 from sandbox.finetune.jobs import LocalJobRunner
 from sandbox.server import inprocess
 
+_CONFIGURED = object()  # model_path not given: the workspace's [server] model
 
-def local_job_runner(workspace) -> LocalJobRunner:
-    return LocalJobRunner(workspace_root(workspace) / STATE_DIR)
+
+def local_job_runner(workspace, model_path: Path | None | object = _CONFIGURED) -> LocalJobRunner:
+    """Local fine-tuning of the served base model: ``model_path`` (e.g. ``sandbox serve --model``) or ``[server] model``."""
+    path = local_model_path(workspace) if model_path is _CONFIGURED else model_path
+    return LocalJobRunner(workspace_root(workspace) / STATE_DIR, path)
 
 
 def start_local_server(workspace, port: int = 0, *, generator=None, preload: bool = True,
                        api_key: str | None = None) -> inprocess.LocalServer:
-    """The server with local fine-tuning on 127.0.0.1 (``port=0``: a free one), once it answers."""
+    """The server with local fine-tuning on 127.0.0.1 (``port=0``: a free one), once it answers; fine-tunes
+    train on the base model the generator serves."""
+    runner = local_job_runner(workspace, generator.model_path) if hasattr(generator, "model_path") else local_job_runner(workspace)
     return inprocess.start_local_server(workspace, port, generator=generator, preload=preload,
-                                        job_runner=local_job_runner(workspace), api_key=api_key)
+                                        job_runner=runner, api_key=api_key)
 
 
 def local_base_url(workspace) -> str:

@@ -56,7 +56,7 @@ def serve(
     if not api_key:
         typer.echo("No token required (set [server] api_key_env to require one): fine on a one-user machine only.")
     typer.echo("The model loads in the background; the first answer waits for it. Ctrl+C stops.")
-    app_ = create_app(ws, generator, job_runner=local_job_runner(ws), preload=True, api_key=api_key, host=host)
+    app_ = create_app(ws, generator, job_runner=local_job_runner(ws, generator.model_path), preload=True, api_key=api_key, host=host)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sandbox.errors import FineTuneError
 from sandbox.finetune.state import JobStore, model_dirname
-from sandbox.localmodel.weights import ensure_converted
+from sandbox.localmodel.weights import model_folder
 
 README = """# {model}
 
@@ -20,7 +20,7 @@ Fine-tuned from {base} with LoRA by `sandbox finetune` (job {job}).
 ## Serve with vLLM as the fine-tuned endpoint
 
 Adapter on top of the base (the base folder is `merged/`'s sibling you pass to vLLM; any copy of
-SmolLM2-135M-Instruct works, e.g. the sandbox cache folder `{base_dir}`):
+{base} works, e.g. the folder sandbox loads it from, `{base_dir}`):
 
     vllm serve {base_dir} --served-model-name {base} \\
         --enable-lora --lora-modules {name}={adapter} --max-lora-rank {rank} --port 8000
@@ -68,7 +68,7 @@ def export_adapter(workspace, ref: str, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(adapter, ignore_errors=True)
     shutil.copytree(folder, adapter)
-    base_dir = ensure_converted()
+    base_dir = model_folder(meta.get("base_path"))  # the base it was trained on (None: the bundled one)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     model = PeftModel.from_pretrained(model, folder).merge_and_unload()
     model.save_pretrained(merged)

@@ -21,7 +21,7 @@ from sandbox.errors import InvalidRequest
 from sandbox.examples import parse_examples
 from sandbox.finetune.state import FileStore, Hyperparameters, JobError, JobRecord, JobStore, openai_id
 from sandbox.finetune.trainer import TrainConfig
-from sandbox.localmodel import BASE_MODEL_ID
+from sandbox.localmodel import BASE_MODEL_ID, model_id_for
 
 MIN_EXAMPLES = 10  # OpenAI's minimum too
 _children: dict[int, subprocess.Popen] = {}  # our own workers, polled so they get reaped
@@ -46,9 +46,13 @@ def validate_file(files: FileStore, file_id: str, param: str) -> int:
 
 def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_ID, validation_file: str | None = None,
                hyperparameters: dict | None = None, suffix: str | None = None, seed: int | None = None,
-               metadata: dict | None = None) -> JobRecord:
-    if model != BASE_MODEL_ID:
-        raise InvalidRequest(f"Model {model!r} cannot be fine-tuned here; the local provider fine-tunes {BASE_MODEL_ID!r}.", "model", "model_not_available")
+               metadata: dict | None = None, base_path: Path | None = None) -> JobRecord:
+    """Queue a LoRA fine-tune of the base model at ``base_path`` (None: the bundled one), which ``model`` must name."""
+    base = model_id_for(base_path)
+    if model != base:
+        raise InvalidRequest(f"Model {model!r} cannot be fine-tuned here: this server serves and fine-tunes {base!r}. "
+                             f"Fine-tune {base!r}, or serve {model!r} ([server] model in sandbox.toml, or "
+                             f"sandbox serve --model) to fine-tune it.", "model", "model_not_available")
     if suffix is not None and (len(suffix) > 40 or not all(c.isalnum() or c in "-_" for c in suffix)):
         raise InvalidRequest("suffix must be up to 40 letters, digits, '-' or '_'.", "suffix")
     hp = Hyperparameters(**(hyperparameters or {}))
@@ -64,7 +68,7 @@ def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_I
     n_train = validate_file(files, training_file, "training_file")
     n_valid = validate_file(files, validation_file, "validation_file") if validation_file else 0
     job = JobRecord(id=openai_id("ftjob"), created_at=int(time.time()), model=model, training_file=training_file,
-                    validation_file=validation_file, hyperparameters=hp, suffix=suffix,
+                    base_path=str(base_path) if base_path else None, validation_file=validation_file, hyperparameters=hp, suffix=suffix,
                     seed=seed if seed is not None else 42, metadata=metadata, status="queued")
     jobs.save(job)
     jobs.event(job.id, f"Validated files: {n_train} training examples, {n_valid} validation examples.")
@@ -197,19 +201,23 @@ def list_jobs(state_dir: Path) -> list[JobRecord]:
 
 class LocalJobRunner:
     """The local provider as the server's fine-tuning routes see it (``sandbox.server.fine_tuning.JobRunner``):
-    uploaded files plus jobs trained by worker processes, all under one workspace's ``.sandbox/``."""
+    uploaded files plus jobs trained by worker processes, all under one workspace's ``.sandbox/``. Jobs train
+    the base model at ``model_path`` (the one the server serves; None: the bundled SmolLM2)."""
 
-    base_model = BASE_MODEL_ID
-
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, model_path: Path | None = None):
         self.state_dir = Path(state_dir)
+        self.model_path = model_path
+
+    @property
+    def base_model(self) -> str:
+        return model_id_for(self.model_path)
 
     @property
     def files(self) -> FileStore:
         return FileStore(self.state_dir)  # made on first use: its folder appears only when a file is uploaded
 
     def create(self, **request) -> JobRecord:
-        return create_job(self.state_dir, **request)
+        return create_job(self.state_dir, base_path=self.model_path, **request)
 
     def list(self) -> list[JobRecord]:
         return list_jobs(self.state_dir)

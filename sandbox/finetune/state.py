@@ -143,12 +143,13 @@ class JobRecord(BaseModel):
     estimated_finish: int | None = None
     metadata: dict[str, str] | None = None
     # local only (not part of OpenAI's shape; stripped from API responses)
+    base_path: str | None = Field(None, description="the base model's .gguf file or HF folder; None: the bundled one")
     pid: int | None = None
     started_at: int | None = None
     created_ns: int = Field(default_factory=time.time_ns)
 
     def api(self) -> dict[str, Any]:
-        data = self.model_dump(exclude={"pid", "started_at", "suffix", "created_ns"})
+        data = self.model_dump(exclude={"base_path", "pid", "started_at", "suffix", "created_ns"})
         data["method"] = {"type": "supervised", "supervised": {"hyperparameters": data["hyperparameters"]}}
         return data
 
@@ -158,8 +159,9 @@ class JobRecord(BaseModel):
 
 
 def model_id(job: JobRecord) -> str:
+    """``ft:<base id>:<suffix>:<job>``, like OpenAI's ids: the base the job trained on comes first."""
     short = job.id.removeprefix("ftjob-")[:12]
-    return f"ft:{BASE_MODEL_ID}:{job.suffix or 'sandbox'}:{short}"
+    return f"ft:{job.model}:{job.suffix or 'sandbox'}:{short}"
 
 
 def model_dirname(model: str) -> str:

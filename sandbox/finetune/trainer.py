@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from sandbox.examples import Example
 from sandbox.finetune.tokens import IGNORE, encode
-from sandbox.localmodel.weights import ensure_converted
+from sandbox.localmodel.weights import model_folder
 
 DEFAULT_EPOCHS = 3
 DEFAULT_BATCH = 8
@@ -73,13 +73,14 @@ class TrainResult(BaseModel):
 Event = Callable[[dict[str, Any]], None]
 
 
-def load_base(threads: int = 0):
-    """The base model and tokenizer, from the converted (cached) HF folder."""
+def load_base(threads: int = 0, model_path: str | Path | None = None):
+    """The base model (``model_path``: a .gguf file or HF folder; None: the bundled one) and its tokenizer,
+    from its HF folder (a GGUF is converted once, cached)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
-    folder = ensure_converted()
+    folder = model_folder(model_path)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     return model, AutoTokenizer.from_pretrained(folder)
 

@@ -77,9 +77,9 @@ def run(workspace_root: Path, job_id: str, parent: int | None = None) -> int:
         train_set, _ = parse_examples(files.path(job.training_file))
         valid_set = parse_examples(files.path(job.validation_file))[0] if job.validation_file else []
         started = time.time()
-        model, tokenizer = trainer.load_base(config.threads)
+        model, tokenizer = trainer.load_base(config.threads, job.base_path)
         model = trainer.add_lora(model, config)
-        jobs.event(job_id, f"Base model loaded in {time.time() - started:.1f}s; training {len(train_set)} examples x "
+        jobs.event(job_id, f"Base model {job.model} loaded in {time.time() - started:.1f}s; training {len(train_set)} examples x "
                    f"{config.n_epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g}, LoRA r={config.lora_r}.")
 
         def on_epoch(epoch: int, info: dict) -> None:
@@ -95,7 +95,8 @@ def run(workspace_root: Path, job_id: str, parent: int | None = None) -> int:
                                should_stop=lambda: stop["flag"], on_epoch=on_epoch)
         name = model_id(job)
         trainer.save_adapter(model, tokenizer, jobs.models_dir / model_dirname(name),
-                             {"id": name, "created": int(time.time()), "base": job.model, "job": job_id})
+                             {"id": name, "created": int(time.time()), "base": job.model, "base_path": job.base_path,
+                              "job": job_id})
         results_file = files.add(_metrics_csv(metrics), f"step_metrics_{job_id}.csv", "fine-tune-results")
         jobs.event(job_id, f"Trained {result.epochs} epochs x {result.examples} examples = {result.trained_tokens} tokens "
                    f"({result.assistant_tokens} target tokens, padding {result.padding_fraction:.1%}) in {result.seconds:.0f}s.",

@@ -14,7 +14,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -23,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.config import Settings, workspace_root
+from sandbox.config import Settings, local_model_path, workspace_root
 from sandbox.server import files, fine_tuning, schemas
 from sandbox.server.batching import MAX_BATCH
 from sandbox.server.fine_tuning import JobRunner
@@ -81,8 +80,7 @@ def default_generator(workspace, **overrides) -> Generator:
     kwargs = {"threads": getattr(server, "threads", 0), "max_batch": getattr(server, "max_batch", MAX_BATCH)}
     if getattr(server, "precision", None):
         kwargs["precision"] = server.precision
-    if getattr(server, "model", ""):
-        kwargs["model_path"] = root / Path(server.model).expanduser()  # relative paths: from the workspace
+    kwargs["model_path"] = local_model_path(workspace)
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     return LocalModel(root, **kwargs)
 
