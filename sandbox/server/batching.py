@@ -94,8 +94,6 @@ class Batcher:
                 self._thread.join()  # a stopped scheduler finishes failing its requests before a new one starts
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
-                self._slots = threading.BoundedSemaphore(self.max_batch)
-                self._ready = queue.Queue()
                 self._prefill = ThreadPoolExecutor(self.prefill_workers, thread_name_prefix="sandbox-prefill",
                                                    initializer=pin_threads, initargs=(self.threads,))
                 self._thread = threading.Thread(target=self._loop, name="sandbox-batcher", daemon=True)
@@ -108,23 +106,31 @@ class Batcher:
         """Wait for a slot, prefill the prompt alone, hand the result to the scheduler."""
         import torch
 
+        if not self._take_slot(seq):
+            self._end_unstarted(seq, future)
+            return
+        if seq.check_cancelled() or self._stopping:
+            self._slots.release()
+            self._end_unstarted(seq, future)
+            return
+        try:
+            with torch.inference_mode():
+                out = self.forward(torch.tensor([seq.prompt_ids]), None, None, [seq.adapter], logits_to_keep=1)
+        except BaseException as exc:  # this request's problem only (bad adapter, ...): the batch goes on
+            log.exception("prefill failed")
+            self._slots.release()
+            future.set_exception(exc)
+            return
+        self._ready.put((seq, future, out))  # after a stop, _fail_all collects it
+
+    def _take_slot(self, seq: Sequence) -> bool:
+        """Wait for a free row; False when the client hangs up or the server stops first."""
         while not self._slots.acquire(timeout=SLOT_POLL_S):
             if seq.check_cancelled() or self._stopping:
-                break
-        else:
-            if seq.check_cancelled() or self._stopping:
-                self._slots.release()
-            else:
-                try:
-                    with torch.inference_mode():
-                        out = self.forward(torch.tensor([seq.prompt_ids]), None, None, [seq.adapter], logits_to_keep=1)
-                except BaseException as exc:  # this request's problem only (bad adapter, ...): the batch goes on
-                    log.exception("prefill failed")
-                    self._slots.release()
-                    future.set_exception(exc)
-                    return
-                self._ready.put((seq, future, out))  # after a stop, _fail_all collects it
-                return
+                return False
+        return True
+
+    def _end_unstarted(self, seq: Sequence, future: Future) -> None:
         if self._stopping:
             future.set_exception(shutting_down())
         else:
