@@ -11,7 +11,11 @@ import pytest
 from test_finetune_api import client_for, examples, kill_workers, wait_for
 
 from sandbox.config import load_workspace
+from sandbox.errors import ConfigError
+from sandbox.finetune.launch import run_preflight
+from sandbox.finetune.preflight import preflight
 from sandbox.localmodel import BASE_MODEL_ID
+from sandbox.localmodel.tokenizer import load_tokenizer
 from sandbox.localserver import start_local_server
 from sandbox.server.app import default_generator
 from sandbox.server.model import LocalModel
@@ -20,14 +24,16 @@ from sandbox.server.schemas import APIError, ChatParams
 pytestmark = pytest.mark.integration
 
 
-def tiny_model(folder: Path) -> Path:
-    """A 2-layer Llama with random weights and the bundled tokenizer (chat template included): a small HF folder."""
+def tiny_model(folder: Path, new_tokens: tuple[str, ...] = ()) -> Path:
+    """A 2-layer Llama with random weights and the bundled tokenizer (chat template included, plus ``new_tokens``):
+    a small HF folder."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from sandbox.localmodel.tokenizer import tokenizer_dir
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir())
+    tokenizer.add_tokens(list(new_tokens))
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
@@ -72,3 +78,20 @@ def test_fine_tunes_train_on_and_are_served_over_the_configured_base(tmp_path):
     with pytest.raises(APIError) as mismatch:  # the bundled model's server: refused before anything loads
         LocalModel(root).prepare(model, [{"role": "user", "content": "hi"}], ChatParams(max_tokens=4))
     assert f"trained on 'team-tiny', but this server serves {BASE_MODEL_ID!r}" in mismatch.value.message
+
+
+def test_preflight_counts_tokens_with_the_configured_base(tmp_path):
+    tiny_model(tmp_path / "models" / "Team-Tiny", new_tokens=("<valve-spec>",))  # one token there, several in SmolLM2
+    root = tmp_path / "ws"
+    (root / "corpora" / "valves").mkdir(parents=True)
+    (root / "sandbox.toml").write_text('[server]\nmodel = "../models/Team-Tiny"\n')
+    rows = [{"messages": [{"role": "user", "content": f"spec {i}: " + "<valve-spec> " * 20},
+                          {"role": "assistant", "content": f"V{i}"}]} for i in range(10)]
+    examples = root / "corpora" / "valves" / "examples.jsonl"
+    examples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = run_preflight(load_workspace(root), "valves")[0]
+    bundled = preflight(examples, tokenizer=load_tokenizer())
+    assert report.ok and report.token_stats.total <= bundled.token_stats.total - 10 * 20  # >= 1 token saved per term
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(ConfigError, match="broken.gguf"):
+        load_tokenizer(tmp_path / "broken.gguf")

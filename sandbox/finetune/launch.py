@@ -6,12 +6,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from sandbox.config import EndpointConfig, set_value
+from sandbox.config import EndpointConfig, local_model_path, set_value
 from sandbox.errors import FineTuneError
 from sandbox.examples import dataset_examples, parse_examples
 from sandbox.finetune import client as ft
 from sandbox.finetune.preflight import preflight, render
 from sandbox.finetune.split import split_examples, split_store, to_jsonl
+from sandbox.localmodel.tokenizer import load_tokenizer
 
 OPENAI_DEFAULT = {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
                   "model": "gpt-4o-mini-2024-07-18", "price_train_per_mtok": 3.0}
@@ -50,9 +51,11 @@ def endpoint_name(ws, provider: str, endpoint: str | None = None) -> str:
 
 
 def run_preflight(ws, target: str | None, endpoint: str = "local", epochs: int = 3):
+    """Preflight a dataset's examples; tokens are counted with the local base model's tokenizer ([server] model)."""
     path, dataset, questions = resolve_data(ws, target)
     price = ws.settings.endpoints[endpoint].price_train_per_mtok if endpoint in ws.settings.endpoints else 0.0
     report = preflight(path, questions=questions, epochs=epochs, price_train_per_mtok=price,
+                       tokenizer=load_tokenizer(local_model_path(ws)),
                        split_path=split_store(ws.state_dir, dataset or path.stem))
     return report, path, dataset
 

@@ -1,4 +1,4 @@
-"""The built-in model's tokenizer, without loading its weights."""
+"""A local model's tokenizer (the built-in one's, or a ``[server] model``'s), without loading its weights."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sandbox.config import cache_dir
+from sandbox.errors import ConfigError
 from sandbox.localmodel import BASE_MODEL_ID, weights
 
 
@@ -31,13 +32,24 @@ def tokenizer_dir() -> Path:
 _LOAD_LOCK = threading.Lock()
 
 
-def load_tokenizer(path: str | None = None):
+def load_tokenizer(path: str | Path | None = None):
+    """The tokenizer of the local model at ``path`` (an HF folder or a .gguf file; None: the bundled model)."""
+    if path and not Path(path).exists():
+        raise ConfigError(f"The local model {path} does not exist.",
+                          "Set [server] model (or sandbox serve --model) to a .gguf file or a Hugging Face model folder.")
     with _LOAD_LOCK:  # transformers' lazy module fails "cannot import name" when two threads import it at once
-        return _load_tokenizer(path)
+        return _load_tokenizer(str(path) if path else None)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _load_tokenizer(path: str | None):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path or str(tokenizer_dir()))
+    if not (path and path.lower().endswith(".gguf")):
+        return AutoTokenizer.from_pretrained(path or str(tokenizer_dir()))
+    try:  # read from the file's metadata: seconds, no weights converted
+        return AutoTokenizer.from_pretrained(Path(path).parent, gguf_file=Path(path).name)
+    except (ValueError, KeyError, OSError, RuntimeError, IndexError) as exc:  # what a damaged GGUF raises
+        raise ConfigError(f"Could not read the tokenizer of the model file {path}: {type(exc).__name__}: {exc}",
+                          "Check that it is a complete .gguf file (download it again), or point [server] model "
+                          "at another one.") from exc
