@@ -26,12 +26,13 @@ from pydantic import BaseModel, Field
 
 from sandbox import PIPELINES
 from sandbox.costs import TRAIN_EPOCHS, CostEstimate, estimate_cost
+from sandbox.curve import load_curve
 from sandbox.errors import SandboxError
 from sandbox.evaluate import EvalSummary, load_summary
 from sandbox.finetune.launch import run_preflight
 from sandbox.judgment_stats import win_rates
 from sandbox.rules import (GOOD_EXAMPLES, MEASURED, MIN_EXAMPLES, RETRIEVAL, FINE_TUNING, Reason, TuningAnswer,
-                           answer_tuning, data_reasons, retrieve_threshold, should_retrieve)
+                           answer_tuning, curve_volume_factor, data_reasons, retrieve_threshold, should_retrieve)
 from sandbox.separation import Scored, gaps
 from sandbox.signals import DataSignals, compute_signals
 from sandbox.store import open_store
@@ -147,11 +148,12 @@ def combination(rec: str, retrieve: bool, tuning: TuningAnswer) -> str | None:
 
 
 def decide(signals: DataSignals, *, cost=None, summary=None, human_rates=None, llm_rates=None,
-           fine_tuned_available: bool = True) -> Advice:
-    """Answer retrieve-or-not, then fine-tune-or-prompt; let separated measurements overrule."""
-    reasons = data_reasons(signals, cost)
+           fine_tuned_available: bool = True, curve=None) -> Advice:
+    """Answer retrieve-or-not, then fine-tune-or-prompt; let separated measurements overrule.
+    ``curve``: the read-out of the dataset's learning curve, which answers the data-volume question."""
+    reasons = data_reasons(signals, cost, curve)
     retrieve = should_retrieve(signals)
-    tuning = answer_tuning(reasons, signals.n_examples)
+    tuning = answer_tuning(reasons, signals.n_examples, curve_volume_factor(curve) if curve is not None else None)
     data_rec = "rag" if retrieve else "fine-tuned" if tuning.fine_tune else "few-shot"
     confidence = retrieval_confidence(signals) if retrieve else min(retrieval_confidence(signals), tuning.confidence)
     confidence = min(confidence, DATA_CONFIDENCE_CAP)
@@ -170,7 +172,7 @@ def decide(signals: DataSignals, *, cost=None, summary=None, human_rates=None, l
                     answers=answers(signals, retrieve, tuning, decisive),
                     measured=bool(measured), signals=signals, cost=cost)
     advice.why_not = why_not(advice, retrieve, tuning, decisive)
-    advice.next_steps = next_steps(advice, summary, fine_tuned_available, bool(human_rates))
+    advice.next_steps = next_steps(advice, summary, fine_tuned_available, bool(human_rates), curve)
     return advice
 
 
@@ -215,9 +217,15 @@ def why_not(advice: Advice, retrieve: bool, t: TuningAnswer, decisive: Reason | 
     return out
 
 
-def next_steps(advice: Advice, summary, fine_tuned_available: bool, judged: bool) -> list[str]:
+def next_steps(advice: Advice, summary, fine_tuned_available: bool, judged: bool, curve=None) -> list[str]:
     s, d, rec = advice.signals, advice.dataset, advice.recommendation
     steps = []
+    tuning_case = "fine-tuned" in (rec, advice.also)
+    if tuning_case and curve is None and s.n_examples >= MIN_EXAMPLES:
+        steps.append(f"Measure how many examples you need: `sandbox curve {d}` fine-tunes on growing subsets.")
+    if tuning_case and curve is not None and curve.shape == "rising" and curve.gain:
+        steps.append(f"Collect more examples: doubling to {curve.gain.next_size} is expected to add "
+                     f"{curve.gain.mean:+.2f} {curve.metric} (learning curve).")
     if "fine-tuned" in (rec, advice.also) and not fine_tuned_available and s.n_examples >= MIN_EXAMPLES:
         steps.append(f"Fine-tune on the examples: `sandbox check-data {d}` then `sandbox finetune start {d}`.")
     if rec == "rag" and advice.also == "fine-tuned":
@@ -225,7 +233,7 @@ def next_steps(advice: Advice, summary, fine_tuned_available: bool, judged: bool
                      f"{GOOD_EXAMPLES}+ examples ({s.n_examples} now).")
     if rec == "few-shot" and advice.also == "fine-tuned":
         steps.append(f"Few-shot now; fine-tune when the examples reach {MIN_EXAMPLES} ({s.n_examples} now).")
-    elif rec == "fine-tuned" and s.n_examples < GOOD_EXAMPLES:
+    elif rec == "fine-tuned" and s.n_examples < GOOD_EXAMPLES and curve is None:
         steps.append(f"Collect more input→output examples: {s.n_examples} now, {GOOD_EXAMPLES}+ for a reliable fine-tune.")
     if rec == "rag":
         steps.append(f"Index the documents (`sandbox index {d}`) and check retrieval hit@k in `sandbox eval {d}`.")
@@ -300,5 +308,7 @@ def advise(workspace, dataset: str | None = None, store=None, session_id: str | 
     cost = estimate_cost(workspace, signals, summary if summary.measured else None, training_tokens)
     tuned = bool(workspace.settings.model_for("fine-tuned", dataset))
     human = store.judgments(dataset, session_id) if session_id else judgments
+    curve = load_curve(workspace, dataset, store=store)
     return decide(signals, cost=cost, summary=summary, human_rates=judgment_rates(human, "human"),
-                  llm_rates=judgment_rates(judgments, "llm"), fine_tuned_available=tuned)
+                  llm_rates=judgment_rates(judgments, "llm"), fine_tuned_available=tuned,
+                  curve=curve.readout if curve else None)

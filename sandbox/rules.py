@@ -174,6 +174,34 @@ def rule_volume(s: DataSignals) -> Reason:
     return _tuning("data-volume", text + "; it votes for no pipeline")
 
 
+# data volume, measured — a learning curve (``sandbox curve``) replaces the fixed thresholds: the factor is
+# CURVE_ENOUGH when a smaller size already reaches the best score (the examples at hand are enough), else 1
+# (still rising: more examples help, by the gain per doubling; flat: more do not move the metric).
+CURVE_ENOUGH = 1.25
+
+
+def curve_volume_factor(readout) -> float:
+    return CURVE_ENOUGH if readout.shape == "levels off" else 1.0
+
+
+def rule_curve_volume(readout) -> Reason:
+    """Data volume from the dataset's learning curve (a ``sandbox.curve_readout.Readout``)."""
+    scale = f"fine-tuning votes ×{curve_volume_factor(readout):g}"
+    span = f"{readout.smallest_size}→{readout.largest_size} examples"
+    where = f"learning curve ({readout.metric}, {span}): "
+    if readout.shape == "rising" and readout.gain:
+        g = readout.gain
+        text = (f"still rising: doubling to {g.next_size} examples is expected to add {g.mean:+.2f} "
+                f"[{g.low:+.2f}, {g.high:+.2f}]; more examples pay")
+    elif readout.shape == "levels off":
+        text = (f"levels off: {readout.enough_size} examples already reach the best {readout.best:.2f} "
+                f"({readout.best_size}) within its 95% interval; the examples at hand are enough")
+    else:
+        text = (f"flat: {readout.smallest_size} examples already score within the best's interval "
+                f"({readout.best:.2f}); more examples do not move it")
+    return _tuning("data-volume", f"{where}{text}: {scale}; it votes for no pipeline")
+
+
 class TuningAnswer(BaseModel):
     """The answer to "fine-tune or prompt?": the summed votes and what they decide."""
 
@@ -202,15 +230,19 @@ class TuningAnswer(BaseModel):
         return 0.5 + 0.5 * abs(self.scaled - self.votes_against) / top if top else 0.5
 
 
-def answer_tuning(reasons: list[Reason], n_examples: int) -> TuningAnswer:
+def answer_tuning(reasons: list[Reason], n_examples: int, factor: float | None = None) -> TuningAnswer:
+    """``factor``: the data-volume factor when a learning curve measured it (default: from the example count)."""
     pro = [r for r in reasons if r.decision == FINE_TUNING and r.favours == "fine-tuned"]
     con = [r for r in reasons if r.decision == FINE_TUNING and r.favours and r.favours != "fine-tuned"]
-    return TuningAnswer(votes_for=round(sum(r.weight for r in pro), 2), factor=volume_factor(n_examples),
+    factor = volume_factor(n_examples) if factor is None else factor
+    return TuningAnswer(votes_for=round(sum(r.weight for r in pro), 2), factor=factor,
                         votes_against=round(sum(r.weight for r in con), 2),
                         for_rules=[r.rule for r in pro], against_rules=[r.rule for r in con])
 
 
-def data_reasons(s: DataSignals, cost=None) -> list[Reason]:
-    """Every data rule, retrieval first, then fine-tune-or-prompt."""
+def data_reasons(s: DataSignals, cost=None, curve=None) -> list[Reason]:
+    """Every data rule, retrieval first, then fine-tune-or-prompt; ``curve`` (a learning curve's read-out)
+    answers the data-volume question instead of the example count."""
+    volume = rule_curve_volume(curve) if curve is not None else rule_volume(s)
     return ([rule_knowledge(s)] + rule_format(s) + rule_domain(s) + rule_simple(s)
-            + rule_cost(cost, s.n_examples) + [rule_volume(s)])
+            + rule_cost(cost, s.n_examples) + [volume])

@@ -9,7 +9,7 @@ status (500, 429 with Retry-After...), hang until the server stops, or send malf
 streaming (SSE, with a usage chunk when asked for) or not. ``requests`` keeps every body received.
 
 ``jobs`` (fine-tuning job objects, OpenAI's shape) and ``job_events`` (job id -> event objects) are
-served on GET /v1/fine_tuning/jobs[/ID[/events]]; a test changes them to move a job along.
+served on GET /v1/fine_tuning/jobs[/ID[/events]] (POST .../ID/cancel cancels); a test changes them to move a job along.
 """
 
 from __future__ import annotations
@@ -152,6 +152,12 @@ def _handler(server: FakeServer):
                 return self._json(200, {"id": f"file-{len(server.requests)}", "object": "file", "bytes": len(raw),
                                         "created_at": int(time.time()), "filename": "upload.jsonl", "purpose": "fine-tune"})
             body = json.loads(raw or b"{}")
+            if "/fine_tuning/jobs/" in path and path.endswith("/cancel"):
+                job = next((j for j in server.jobs if j["id"] == path.split("/")[-2]), None)
+                if job is None:
+                    return self._json(404, {"error": {"message": "no such job"}})
+                job["status"] = "cancelled"
+                return self._json(200, job)
             if path.endswith("/fine_tuning/jobs"):
                 server.requests.append(body)
                 job = fake_job(f"ftjob-{len(server.jobs) + 1}", "queued", metadata=body.get("metadata"), model=body.get("model", ""))

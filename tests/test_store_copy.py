@@ -64,7 +64,7 @@ def test_round_trip_sqlite_postgresql_sqlite_via_the_cli(tmp_path, pg_url, postg
     assert report["verified"] and postgres.password not in first.stdout + first.stderr
     counts = {t["table"]: t["source_rows"] for t in report["tables"]}
     assert counts == {"runs": 216, "judgments": 36, "judgment_answers": 108, "evals": 3, "eval_scores": 108,
-                      "sessions": 0, "judgment_versions": 0}
+                      "sessions": 0, "judgment_versions": 0, "curves": 0, "curve_points": 0}
     assert all(t["verified_rows"] == t["target_rows"] == t["source_rows"] for t in report["tables"])
 
     again = json.loads(sandbox("store", "copy", "--to", pg_url, "--password-env", "TEAM_PW", "--json",

@@ -504,3 +504,6 @@ def _equal(table: sa.TableClause, equal: dict[str, Any]) -> list[sa.ColumnElemen
 def _reason(exc: sa.exc.DBAPIError) -> str:
     """The driver's first line, which names the cause (refused, auth failed) without the URL."""
     return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+
+
+from sandbox.store import curves as _curves  # noqa: E402,F401  (registers m006 after m001–m005; its SQL lives there)
