@@ -35,7 +35,7 @@ from sandbox.evaluate import Interval, load_summary, run_eval
 from sandbox.examples import parse_examples
 from sandbox.finetune import client as ft
 from sandbox.finetune.launch import endpoint_name, resolve_data
-from sandbox.finetune.queue import ACTIVE
+from sandbox.finetune.queue import ACTIVE, endpoint_of
 from sandbox.finetune.split import example_key, split_examples, split_store, to_jsonl
 from sandbox.store import Store, open_store
 from sandbox.store import curves as curve_store
@@ -63,6 +63,7 @@ class CurvePoint(BaseModel):
 class CurveProgress(BaseModel):
     """Where a running curve is, for progress bars: point k of n, its phase, the job's step, an ETA."""
 
+    curve_id: str
     point: int
     points: int
     size: int
@@ -251,8 +252,7 @@ class _Run:
                                    progress=self._eval_progress(progress, "references"), **self.eval_options)
             except SandboxError:
                 pass  # e.g. no index for rag: draw the reference lines that exist
-        return {p: iv for p in wanted
-                if (iv := summary.pipelines[p].metrics.get(summary.quality_metric)) is not None}
+        return reference_lines(summary)
 
     def _eval_progress(self, progress: CurveProgress, phase: str):
         def update(done: int, total: int) -> None:
@@ -270,17 +270,18 @@ def with_fine_tuned_model(ws: Workspace, dataset: str, model: str) -> Workspace:
 
 
 def run_curve(ws: Workspace, dataset: str | None, *, sizes: str | list[int] | None = None, epochs: int = DEFAULT_EPOCHS,
-              provider: str = "local", endpoint: str | None = None, batch_size: int | None = None,
+              provider: str | None = None, endpoint: str | None = None, batch_size: int | None = None,
               lr_multiplier: float | None = None, references: bool = True, store: Store | None = None,
               on_progress: OnProgress = lambda p: None, should_stop: Callable[[], bool] = lambda: False,
               eval_options: dict[str, Any] | None = None, client=None) -> Curve:
     """Train and score every size not finished yet (smallest first), then the reference lines.
 
-    ``eval_options`` go to ``run_eval`` (``stream_compare``, ``embedder``: the app passes its own).
+    Trains on ``endpoint`` (or ``provider``; default: the fine-tuned pipeline's endpoint, which must serve
+    the models it scores). ``eval_options`` go to ``run_eval`` (``stream_compare``, ``embedder``: the app passes its own).
     Cancelling (``should_stop``) stops the running job; what finished stays stored."""
     dataset = ws.dataset_dir(dataset).name
     store = store or open_store(ws)
-    run = _Run(ws, dataset, endpoint_name(ws, provider, endpoint), epochs, batch_size, lr_multiplier, store,
+    run = _Run(ws, dataset, endpoint_name(ws, provider or endpoint_of(ws), endpoint), epochs, batch_size, lr_multiplier, store,
                on_progress, should_stop, eval_options or {}, client)
     wanted = sizes if isinstance(sizes, list) else parse_sizes(sizes, len(run.order))
     curve_store.start_curve(store, run.id, dataset, {**run.settings, "n_train": len(run.order)})
@@ -289,7 +290,7 @@ def run_curve(ws: Workspace, dataset: str | None, *, sizes: str | list[int] | No
     try:
         for k, size in enumerate(wanted, start=1):
             status, point = stored.get(size, ("", CurvePoint(size=size)))
-            progress = CurveProgress(point=k, points=len(wanted), size=size, phase="queued",
+            progress = CurveProgress(curve_id=run.id, point=k, points=len(wanted), size=size, phase="queued",
                                      eta_s=_eta(done, wanted[k:], evals=1 + len(wanted) - k))
             if status != "done":
                 if status != "trained":
@@ -300,7 +301,7 @@ def run_curve(ws: Workspace, dataset: str | None, *, sizes: str | list[int] | No
                 point = run.evaluate(point, progress)
             done.append(point)
         refs_started = time.perf_counter()
-        refs = run.references(CurveProgress(point=len(wanted), points=len(wanted), size=wanted[-1], phase="references"),
+        refs = run.references(CurveProgress(curve_id=run.id, point=len(wanted), points=len(wanted), size=wanted[-1], phase="references"),
                               references)
         refs_seconds = round(time.perf_counter() - refs_started, 2)
     except (CurveCancelled, KeyboardInterrupt):
@@ -310,7 +311,7 @@ def run_curve(ws: Workspace, dataset: str | None, *, sizes: str | list[int] | No
         curve_store.set_curve_status(store, run.id, "failed")
         raise
     curve_store.set_curve_status(store, run.id, "done")
-    on_progress(CurveProgress(point=len(wanted), points=len(wanted), size=wanted[-1], phase="done"))
+    on_progress(CurveProgress(curve_id=run.id, point=len(wanted), points=len(wanted), size=wanted[-1], phase="done"))
     curve = load_curve(ws, dataset, run.id, store=store, references=refs)
     curve.seconds, curve.reference_seconds = round(time.perf_counter() - started, 2), refs_seconds
     return curve
@@ -327,14 +328,20 @@ def load_curve(ws: Workspace, dataset: str, curve_id: str | None = None, *, stor
     points = [CurvePoint(**p["record"]) for p in curve_store.points(store, row["id"]) if p["status"] == "done"]
     summary = load_summary(ws, dataset, pipelines=list(REFERENCES), store=store)
     if references is None:
-        references = {p: iv for p in REFERENCES
-                      if (iv := summary.pipelines[p].metrics.get(summary.quality_metric)) is not None}
+        references = reference_lines(summary)
     curve = Curve(id=row["id"], dataset=dataset, endpoint=config["endpoint"], epochs=config["epochs"],
                   n_train=config.get("n_train", 0), metric=summary.quality_metric, metric_reason=summary.quality_reason,
                   sizes=[p.size for p in points], points=points, references=references, status=row["status"])
     curve.readout = read_out(curve.metric, [(p.size, p.quality.mean, p.quality.low, p.quality.high) for p in points],
                              _per_question(store, points[-2:], curve.metric))
     return curve
+
+
+def reference_lines(summary) -> dict[str, Interval]:
+    """pipeline -> its primary-metric interval, for the pipelines that answered (a pipeline whose every
+    answer failed, e.g. rag without documents, draws no line)."""
+    return {name: iv for name, s in summary.pipelines.items() if name in REFERENCES and s.errors < s.n
+            and (iv := s.metrics.get(summary.quality_metric)) is not None}
 
 
 def _per_question(store: Store, points: list[CurvePoint], metric: str) -> list[dict[str, float]]:

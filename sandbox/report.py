@@ -17,6 +17,7 @@ from typing import Any
 
 from sandbox import PIPELINES
 from sandbox.advisor import QUESTIONS, advise, judgment_rates
+from sandbox.curve import load_curve
 from sandbox.errors import ConfigError
 from sandbox.evaluate import load_summary
 from sandbox.store import open_store
@@ -26,6 +27,10 @@ COLORS = {"few-shot": "#4C72B0", "rag": "#55A868", "fine-tuned": "#C44E52"}
 METRIC_LABELS = {"json_values": "JSON field agreement", "json_valid": "valid JSON", "similarity": "similarity to reference",
                  "fact_recall": "fact recall", "key_fact": "key fact stated", "token_f1": "token F1", "exact_match": "exact match", "hit_at_k": "retrieval hit@k",
                  "supported": "supported by contexts", "cites": "cites contexts", "judge_score": "LLM-judge score"}
+
+
+CHARTS = (("quality", "Quality"), ("curve", "Learning curve"), ("cost", "Latency and tokens"),
+          ("break_even", "Cost break-even"), ("human", "Human judgments"), ("llm", "LLM judge"))
 
 
 # charts -------------------------------------------------------------------------------------------------
@@ -125,6 +130,34 @@ def chart_judgments(rates: dict[str, tuple[float, float, float, int]], title: st
     return _png(fig)
 
 
+def curve_figure(curve):
+    """The learning curve: the primary metric vs training examples (log axis) with its 95% band, and the
+    few-shot / rag scores on the same questions as horizontal reference lines with theirs."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, iv in curve.references.items():
+        ax.axhspan(iv.low, iv.high, color=COLORS.get(name), alpha=0.12)
+        ax.axhline(iv.mean, color=COLORS.get(name), linestyle="--", linewidth=1.2, label=f"{name} (no fine-tune)")
+    sizes = [p.size for p in curve.points]
+    if sizes:
+        ax.fill_between(sizes, [p.quality.low for p in curve.points], [p.quality.high for p in curve.points],
+                        color=COLORS["fine-tuned"], alpha=0.2)
+        ax.plot(sizes, [p.quality.mean for p in curve.points], marker="o", color=COLORS["fine-tuned"], label="fine-tuned")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.minorticks_off()
+    ax.set_xlabel("training examples (log scale)")
+    ax.set_ylabel(METRIC_LABELS.get(curve.metric, curve.metric))
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Learning curve of {curve.dataset} (95% intervals)")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def chart_curve(curve) -> str | None:
+    return _png(curve_figure(curve)) if curve is not None and curve.points else None
+
+
 # content --------------------------------------------------------------------------------------------------
 def build_context(workspace, dataset: str, advice=None, summary=None, store=None) -> dict[str, Any]:
     store = store or open_store(workspace)
@@ -132,6 +165,7 @@ def build_context(workspace, dataset: str, advice=None, summary=None, store=None
     summary = summary or load_summary(workspace, advice.dataset, store=store)
     judgments = store.judgments(advice.dataset)
     human, llm = judgment_rates(judgments, "human"), judgment_rates(judgments, "llm")
+    curve = load_curve(workspace, advice.dataset, store=store)
     rows = []
     for s in summary.pipelines.values():
         if s.n:
@@ -141,10 +175,12 @@ def build_context(workspace, dataset: str, advice=None, summary=None, store=None
     return {
         "advice": advice, "questions": QUESTIONS, "summary": summary, "rows": rows, "labels": METRIC_LABELS,
         "examples": summary.examples, "pipelines": PIPELINES,
+        "curve_lines": curve.readout.lines() if curve and curve.readout else [],
         "human": human, "llm": llm, "n_human": sum(j.judge_kind == "human" for j in judgments),
+        "charts_shown": CHARTS,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "charts": {"quality": chart_quality(summary), "cost": chart_cost_latency(summary),
-                   "break_even": chart_break_even(advice.cost),
+                   "break_even": chart_break_even(advice.cost), "curve": chart_curve(curve),
                    "human": chart_judgments(human, "Human win rate (95% Wilson)"),
                    "llm": chart_judgments(llm, "LLM-judge win rate (95% Wilson)")},
     }
@@ -185,10 +221,10 @@ def render_markdown(ctx: dict[str, Any]) -> str:
             cells = [_iv(r["metrics"].get(m)) for m in metrics]
             out.append(f"| {r['pipeline']} | {r['n']} | {r['errors']} | " + " | ".join(cells)
                        + f" | {_iv(r['latency'])} | {r['load_s']:.2f} | {r['cost'].mean if r['cost'] else 0:.6f} |")
-    for key, title in (("quality", "Quality"), ("cost", "Latency and tokens"), ("break_even", "Cost break-even"),
-                       ("human", "Human judgments"), ("llm", "LLM judge")):
+    for key, title in CHARTS:
         if ctx["charts"][key]:
             out += ["", f"## {title}", "", f"![{title}]({ctx['charts'][key]})"]
+            out += [f"- {_md(line)}" for line in ctx["curve_lines"]] if key == "curve" else []
     if ctx["examples"]:
         out += ["", "## Example answers", ""]
         for ex in ctx["examples"]:
@@ -244,8 +280,9 @@ fine-tune for strict formats, domain language and cost; use RAG to add knowledge
 <td>{{ '%.2f' % r.latency.mean if r.latency else '—' }}</td><td>{{ '%.2f' % r.load_s }}</td><td>{{ '%.6f' % r.cost.mean if r.cost else '—' }}</td></tr>
 {% endfor %}</table>
 {% else %}<p>No evaluation yet: run <code>sandbox eval {{ advice.dataset }}</code> to measure the pipelines.</p>{% endif %}
-{% for key, title in [('quality','Quality'),('cost','Latency and tokens'),('break_even','Cost break-even'),('human','Human judgments'),('llm','LLM judge')] %}
-{% if charts[key] %}<h2>{{ title }}</h2><img alt="{{ title }}" src="{{ charts[key] }}">{% endif %}
+{% for key, title in charts_shown %}
+{% if charts[key] %}<h2>{{ title }}</h2><img alt="{{ title }}" src="{{ charts[key] }}">
+{% if key == 'curve' %}<ul>{% for line in curve_lines %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}{% endif %}
 {% endfor %}
 {% if n_human %}<p>{{ n_human }} human judgments recorded.</p>{% endif %}
 {% if examples %}<h2>Example answers</h2>

@@ -105,7 +105,7 @@ def test_curve_rises_with_size_and_reports_tokens_cost_and_reference_lines(ws, p
     assert [r["metadata"]["curve_size"] for r in created] == ["16", "32", str(curve.n_train)]
     assert all("dataset" not in r["metadata"] for r in created)  # never registered as the dataset's model
     assert all(r["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2 for r in created)
-    assert set(curve.references) == {"few-shot", "rag"} and curve.references["few-shot"].mean == 0.0
+    assert set(curve.references) == {"few-shot"} and curve.references["few-shot"].mean == 0.0  # rag: no documents
     assert {p.phase for p in seen} >= {"training", "evaluating", "references", "done"}
     assert [p.point for p in seen if p.phase == "evaluating"][-1] == 3 and seen[-1].points == 3
     assert load_workspace(ws.root).settings.model_for("fine-tuned", "people") == ""  # sandbox.toml untouched
@@ -228,3 +228,16 @@ def test_advisor_reads_data_volume_from_the_curve_instead_of_thresholds():
     assert "still rising: doubling to 60 examples is expected to add" in next(
         r for r in advice.reasons if r.rule == "data-volume").evidence
     assert any("doubling to 60" in step for step in advice.next_steps)
+
+
+def test_app_section_shows_the_stored_curve_as_chart_table_and_readouts(ws, provider):
+    from sandbox.app.context import AppContext
+    from sandbox.app.curve_section import view
+
+    ctx = AppContext.for_workspace(ws)
+    assert view(ctx, "people").status.startswith("No learning curve yet")
+    _curve(ws, sizes="16,all")
+    shown = view(ctx, "people")
+    assert shown.figure is not None and not shown.active
+    assert [row[0] for row in shown.rows] == ["16", "57", "few-shot (reference)"]  # rag: no documents, no line
+    assert "Doubling to 114 examples" in shown.readout

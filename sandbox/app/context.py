@@ -50,6 +50,7 @@ class AppContext:
     # comparison key -> Comparison, so the API's `judge` can find what `ask` showed (server-side truth)
     comparisons: BoundedDict = field(default_factory=BoundedDict)
     vote_lock: threading.Lock = field(default_factory=threading.Lock)
+    curve_jobs: dict[str, Any] = field(default_factory=dict)  # dataset -> its learning-curve job (sandbox.curve_job)
     # Components created by build_app before the tabs, usable by any tab as inputs/outputs:
     dataset: Any = None  # gr.Dropdown with the selected dataset
     tabs: Any = None  # gr.Tabs, so a tab can switch to another (e.g. Compare -> Advisor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.app import curve_section
 from sandbox.app.context import AppContext
 from sandbox.errors import SandboxError
 from sandbox.finetune import client as ft
@@ -107,3 +108,4 @@ def build(ctx: AppContext) -> None:
         cancel_btn.click(lambda j: cancel(ctx, j), job_id, status, api_visibility="private")
         timer.tick(on_tick, [job_id, ctx.dataset], [status, chart, timer], api_visibility="private")
         job_id.submit(lambda: gr.Timer(active=True), None, timer, api_visibility="private")
+        curve_section.build(ctx)

@@ -17,7 +17,8 @@ def curve_command(
                                         '100, ... doubling below the training split\'s size, then all of it).'),
     epochs: int = typer.Option(3, "--epochs", min=1, help="Epochs per fine-tune (3, as `sandbox finetune`, lets the "
                                "full-size point reuse the dataset's registered fine-tune)."),
-    provider: str = typer.Option("local", "--provider", help="local (LoRA on the built-in model) or openai."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="local (LoRA on the built-in model) or openai "
+                                           "(default: where the fine-tuned pipeline's models are served, [pipelines.fine-tuned] endpoint)."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Any endpoint NAME from sandbox.toml that speaks "
                                            "OpenAI's fine-tuning API."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
