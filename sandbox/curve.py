@@ -21,6 +21,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from sandbox import PIPELINES
 from sandbox.config import DatasetConfig, Workspace
 from sandbox.curve_readout import Readout, read_out
 from sandbox.curve_subsets import order_key, parse_sizes, stratified_order
-from sandbox.errors import ConfigError, FineTuneError, SandboxError
+from sandbox.errors import ConfigError, DataError, FineTuneError, SandboxError
 from sandbox.evaluate import Interval, load_summary, run_eval
 from sandbox.examples import parse_examples
 from sandbox.finetune import client as ft
@@ -118,21 +119,29 @@ class _Run:
         self.ws, self.dataset, self.endpoint, self.epochs = ws, dataset, endpoint, epochs
         self.batch_size, self.lr_multiplier = batch_size, lr_multiplier
         self.store, self.on_progress, self.should_stop, self.eval_options = store, on_progress, should_stop, eval_options
-        self.client = client or ft.make_client(ws, endpoint)
         path = resolve_data(ws, dataset)[0]
         examples, problems = parse_examples(path)
         if problems:
             raise FineTuneError(f"{path} has {len(problems)} invalid line(s); a curve trains on valid data only.",
                                 f"Run `sandbox check-data {dataset}` and fix the lines it lists.")
+        if not _question_count(ws, dataset):  # fail before training, not after the first point
+            raise DataError(ws.dataset_dir(dataset) / "questions.jsonl", "no held-out questions to score the curve on.",
+                            'Add questions.jsonl: one {"id", "question", "reference"} per line.')
         self.split = split_examples(examples, split_store(ws.state_dir, dataset))
         self.order = [self.split.train[i] for i in stratified_order(self.split.train)]
         self.settings = {"dataset": dataset, "data": order_key(self.order, list(range(len(self.order)))),
                          "validation": sorted(example_key(e) for e in self.split.validation), "endpoint": endpoint,
-                         "base_model": ws.settings.endpoints[endpoint].model, "epochs": epochs,
+                         "base_model": _endpoint(ws, endpoint).model, "epochs": epochs,
                          "batch_size": batch_size, "lr_multiplier": lr_multiplier}
         self.id = "cv_" + hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:16]
         self._validation_file: str | None = None
         self.active_job = ""
+        self._client = client
+
+    @cached_property
+    def client(self):
+        """Made on first use: for "local" it starts the built-in server, which bad input should never wait for."""
+        return self._client or ft.make_client(self.ws, self.endpoint)
 
     # training ------------------------------------------------------------------------------------------
     def train(self, point: CurvePoint, progress: CurveProgress) -> CurvePoint:
@@ -381,6 +390,13 @@ def _eta(done: list[CurvePoint], later: list[int], evals: int) -> float | None:
     per_example = sum(p.job_seconds for p in timed) / sum(p.size for p in timed)
     per_eval = sum(p.eval_seconds for p in timed) / len(timed)
     return round(per_example * sum(later) + per_eval * evals, 1)
+
+
+def _endpoint(ws: Workspace, name: str):
+    if name not in ws.settings.endpoints:
+        raise FineTuneError(f"No endpoint named {name!r}.",
+                            f"Define [endpoints.{name}] in sandbox.toml (available: {', '.join(ws.settings.endpoints)}).")
+    return ws.settings.endpoints[name]
 
 
 def _plus(a: float | None, b: float | None) -> float | None:

@@ -20,7 +20,7 @@ def test_help_imports_nothing_heavy():
 
 def test_help_lists_the_documented_commands():
     out = run("--help").stdout
-    for command in ("app", "serve", "index", "search", "ask", "check-data", "finetune", "eval", "advise", "judgments", "init", "store"):
+    for command in ("app", "serve", "index", "search", "ask", "check-data", "finetune", "eval", "curve", "advise", "judgments", "init", "store"):
         assert command in out, command
 
 

@@ -241,3 +241,17 @@ def test_app_section_shows_the_stored_curve_as_chart_table_and_readouts(ws, prov
     assert shown.figure is not None and not shown.active
     assert [row[0] for row in shown.rows] == ["16", "57", "few-shot (reference)"]  # rag: no documents, no line
     assert "Doubling to 114 examples" in shown.readout
+
+
+def test_html_report_includes_the_curve_chart_and_readouts(ws, provider, tmp_path):
+    from sandbox.report import write_report
+
+    before = write_report(ws, "people", tmp_path / "before.html").read_text()
+    assert "<h2>Learning curve</h2>" not in before
+    _curve(ws, sizes="16,all")
+    html = write_report(ws, "people", tmp_path / "after.html").read_text()
+    assert '<h2>Learning curve</h2><img alt="Learning curve" src="data:image/png;base64,' in html
+    assert "Doubling to 114 examples" in html
+    advice = (tmp_path / "advice.md")
+    write_report(ws, "people", advice)
+    assert "learning curve (json_values, 16→57 examples)" in advice.read_text()
