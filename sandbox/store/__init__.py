@@ -506,4 +506,4 @@ def _reason(exc: sa.exc.DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
 
 
-from sandbox.store import curves as _curves  # noqa: E402,F401  (registers m006 after m001–m005; its SQL lives there)
+from sandbox.store import curves as _curves  # noqa: E402,F401  (registers m007 after the migrations above; its SQL lives there)

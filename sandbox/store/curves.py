@@ -17,7 +17,7 @@ from sandbox.store import Store, _ddl, _table, migration, transaction
 
 
 @migration
-def m006_learning_curves(db: sa.Connection) -> None:
+def m007_learning_curves(db: sa.Connection) -> None:
     _ddl(db, "CREATE TABLE curves (id TEXT PRIMARY KEY, dataset TEXT NOT NULL, created_at TEXT, status TEXT, "
              "config TEXT NOT NULL)",
          "CREATE INDEX curves_dataset ON curves(dataset)",
