@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from sandbox import PIPELINES
 from sandbox.costs import TRAIN_EPOCHS, CostEstimate, estimate_cost
-from sandbox.curve import load_curve
+from sandbox.curve_records import load_curve
 from sandbox.errors import SandboxError
 from sandbox.evaluate import EvalSummary, load_summary
 from sandbox.finetune.launch import run_preflight

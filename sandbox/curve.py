@@ -25,11 +25,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from sandbox import PIPELINES
 from sandbox.config import DatasetConfig, Workspace
-from sandbox.curve_readout import Readout, read_out
+from sandbox.curve_records import (REFERENCES, Curve, CurveCancelled, CurvePoint, CurveProgress, load_curve,
+                                   question_count, reference_lines)
 from sandbox.curve_subsets import order_key, parse_sizes, stratified_order
 from sandbox.errors import ConfigError, DataError, FineTuneError, SandboxError
 from sandbox.evaluate import Interval, load_summary, run_eval
@@ -42,69 +41,7 @@ from sandbox.store import Store, open_store
 from sandbox.store import curves as curve_store
 
 DEFAULT_EPOCHS = 3  # as `sandbox finetune`, so the full-size point can reuse the registered fine-tune
-REFERENCES = ("few-shot", "rag")
 POLL_S = 1.0
-
-
-class CurvePoint(BaseModel):
-    size: int
-    job_id: str = ""
-    model: str = ""
-    reused: bool = Field(False, description="the dataset's registered fine-tune (same data and settings)")
-    trained_tokens: int | None = None
-    train_seconds: float | None = Field(None, description="the training loop, as the trainer reports it")
-    job_seconds: float | None = Field(None, description="the job from creation to its end (model load, queue)")
-    cost_usd: float | None = None
-    eval_id: str = ""
-    eval_seconds: float | None = None
-    quality: Interval | None = None
-    errors: int = 0
-
-
-class CurveProgress(BaseModel):
-    """Where a running curve is, for progress bars: point k of n, its phase, the job's step, an ETA."""
-
-    curve_id: str
-    point: int
-    points: int
-    size: int
-    phase: str  # queued | training | evaluating | references | done
-    step: int | None = None
-    total_steps: int | None = None
-    done: int | None = None  # answers scored in the eval phase
-    total: int | None = None
-    eta_s: float | None = None
-
-    def text(self) -> str:
-        where = f"point {self.point} of {self.points} ({self.size} examples): {self.phase}"
-        if self.phase == "training" and self.step:
-            where += f", step {self.step} of {self.total_steps}"
-        if self.phase in ("evaluating", "references") and self.total:
-            where += f", {self.done} of {self.total} answers"
-        if self.eta_s:
-            where += f", about {self.eta_s / 60:.0f} min left" if self.eta_s >= 90 else f", about {self.eta_s:.0f} s left"
-        return where
-
-
-class Curve(BaseModel):
-    id: str
-    dataset: str
-    endpoint: str
-    epochs: int
-    n_train: int
-    metric: str = ""
-    metric_reason: str = ""
-    sizes: list[int]
-    points: list[CurvePoint] = Field(default_factory=list)
-    references: dict[str, Interval] = Field(default_factory=dict)
-    status: str = "running"
-    seconds: float | None = Field(None, description="this run's wall time")
-    reference_seconds: float | None = Field(None, description="this run's few-shot/rag evals (0: stored ones reused)")
-    readout: Readout | None = None
-
-
-class CurveCancelled(SandboxError):
-    """The curve was cancelled; its finished points stay stored."""
 
 
 OnProgress = Callable[[CurveProgress], None]
@@ -124,7 +61,7 @@ class _Run:
         if problems:
             raise FineTuneError(f"{path} has {len(problems)} invalid line(s); a curve trains on valid data only.",
                                 f"Run `sandbox check-data {dataset}` and fix the lines it lists.")
-        if not _question_count(ws, dataset):  # fail before training, not after the first point
+        if not question_count(ws, dataset):  # fail before training, not after the first point
             raise DataError(ws.dataset_dir(dataset) / "questions.jsonl", "no held-out questions to score the curve on.",
                             'Add questions.jsonl: one {"id", "question", "reference"} per line.')
         self.split = split_examples(examples, split_store(ws.state_dir, dataset))
@@ -254,7 +191,7 @@ class _Run:
         """few-shot and rag on the same questions: stored evals where they cover them, else run them."""
         wanted = [p for p in REFERENCES if p in PIPELINES]
         summary = load_summary(self.ws, self.dataset, pipelines=wanted, store=self.store)
-        missing = [p for p in wanted if summary.pipelines[p].n < _question_count(self.ws, self.dataset)]
+        missing = [p for p in wanted if summary.pipelines[p].n < question_count(self.ws, self.dataset)]
         if missing and run_missing:
             try:
                 summary = run_eval(self.ws, self.dataset, pipelines=wanted, store=self.store, judge=False,
@@ -324,44 +261,6 @@ def run_curve(ws: Workspace, dataset: str | None, *, sizes: str | list[int] | No
     curve = load_curve(ws, dataset, run.id, store=store, references=refs)
     curve.seconds, curve.reference_seconds = round(time.perf_counter() - started, 2), refs_seconds
     return curve
-
-
-def load_curve(ws: Workspace, dataset: str, curve_id: str | None = None, *, store: Store | None = None,
-               references: dict[str, Interval] | None = None) -> Curve | None:
-    """A stored curve (default: the dataset's latest with a scored point) with its read-outs; None when none."""
-    store = store or open_store(ws)
-    row = curve_store.curve(store, curve_id) if curve_id else curve_store.latest_curve(store, dataset)
-    if row is None:
-        return None
-    config = row["config"]
-    points = [CurvePoint(**p["record"]) for p in curve_store.points(store, row["id"]) if p["status"] == "done"]
-    summary = load_summary(ws, dataset, pipelines=list(REFERENCES), store=store)
-    if references is None:
-        references = reference_lines(summary)
-    curve = Curve(id=row["id"], dataset=dataset, endpoint=config["endpoint"], epochs=config["epochs"],
-                  n_train=config.get("n_train", 0), metric=summary.quality_metric, metric_reason=summary.quality_reason,
-                  sizes=[p.size for p in points], points=points, references=references, status=row["status"])
-    curve.readout = read_out(curve.metric, [(p.size, p.quality.mean, p.quality.low, p.quality.high) for p in points],
-                             _per_question(store, points[-2:], curve.metric))
-    return curve
-
-
-def reference_lines(summary) -> dict[str, Interval]:
-    """pipeline -> its primary-metric interval, for the pipelines that answered (a pipeline whose every
-    answer failed, e.g. rag without documents, draws no line)."""
-    return {name: iv for name, s in summary.pipelines.items() if name in REFERENCES and s.errors < s.n
-            and (iv := s.metrics.get(summary.quality_metric)) is not None}
-
-
-def _per_question(store: Store, points: list[CurvePoint], metric: str) -> list[dict[str, float]]:
-    """question id -> the metric, for each given point (what the gain per doubling is paired on)."""
-    return [{q: float(row["metrics"][metric]) for q, row in store.eval_scores(p.eval_id).items()
-             if row["metrics"].get(metric) is not None} for p in points]
-
-
-def _question_count(ws: Workspace, dataset: str) -> int:
-    path = ws.dataset_dir(dataset) / "questions.jsonl"
-    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) if path.is_file() else 0
 
 
 def _train_result(client, job_id: str) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.config import Workspace
-from sandbox.curve import CurveCancelled, CurveProgress, run_curve
+from sandbox.curve import run_curve
+from sandbox.curve_records import CurveCancelled, CurveProgress
 from sandbox.errors import SandboxError
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbox import PIPELINES
 from sandbox.advisor import QUESTIONS, advise, judgment_rates
-from sandbox.curve import load_curve
+from sandbox.curve_records import load_curve
 from sandbox.errors import ConfigError
 from sandbox.evaluate import load_summary
 from sandbox.store import open_store

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from curvefake import CurveProvider, workspace_toml, write_dataset
 from fakes import FakeEmbedder
 from sandbox.config import load_workspace
-from sandbox.curve import CurveCancelled, load_curve, run_curve
+from sandbox.curve import run_curve
+from sandbox.curve_records import CurveCancelled, load_curve
 from sandbox.curve_readout import read_out
 from sandbox.curve_subsets import default_sizes, parse_sizes, stratified_order, stratum
 from sandbox.errors import ConfigError

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from sandbox.app.context import AppContext
-from sandbox.curve import load_curve
 from sandbox.curve_job import start_job
+from sandbox.curve_records import load_curve
 from sandbox.errors import SandboxError
 from sandbox.text import interval_text
 
