@@ -28,7 +28,7 @@ from typing import Any
 from sandbox import PIPELINES
 from sandbox.config import DatasetConfig, Workspace
 from sandbox.curve_records import (REFERENCES, Curve, CurveCancelled, CurvePoint, CurveProgress, load_curve,
-                                   question_count, reference_lines)
+                                   question_ids, reference_lines)
 from sandbox.curve_subsets import order_key, parse_sizes, stratified_order
 from sandbox.errors import ConfigError, DataError, FineTuneError, SandboxError
 from sandbox.evaluate import Interval, load_summary, run_eval
@@ -50,7 +50,7 @@ OnProgress = Callable[[CurveProgress], None]
 class _Run:
     """One curve run: its settings, client and store, and the steps of one point."""
 
-    def __init__(self, ws: Workspace, dataset: str, endpoint: str, epochs: int, batch_size: int | None,
+    def __init__(self, ws: Workspace, dataset: str, endpoint: str, epochs: int, limit: int | None, batch_size: int | None,
                  lr_multiplier: float | None, store: Store, on_progress: OnProgress,
                  should_stop: Callable[[], bool], eval_options: dict[str, Any], client=None):
         self.ws, self.dataset, self.endpoint, self.epochs = ws, dataset, endpoint, epochs
@@ -61,7 +61,8 @@ class _Run:
         if problems:
             raise FineTuneError(f"{path} has {len(problems)} invalid line(s); a curve trains on valid data only.",
                                 f"Run `sandbox check-data {dataset}` and fix the lines it lists.")
-        if not question_count(ws, dataset):  # fail before training, not after the first point
+        self.limit, self.questions = limit, question_ids(ws, dataset, limit)
+        if not self.questions:  # fail before training, not after the first point
             raise DataError(ws.dataset_dir(dataset) / "questions.jsonl", "no held-out questions to score the curve on.",
                             'Add questions.jsonl: one {"id", "question", "reference"} per line.')
         self.split = split_examples(examples, split_store(ws.state_dir, dataset))
@@ -69,7 +70,7 @@ class _Run:
         self.settings = {"dataset": dataset, "data": order_key(self.order, list(range(len(self.order)))),
                          "validation": sorted(example_key(e) for e in self.split.validation), "endpoint": endpoint,
                          "base_model": _endpoint(ws, endpoint).model, "epochs": epochs,
-                         "batch_size": batch_size, "lr_multiplier": lr_multiplier}
+                         "batch_size": batch_size, "lr_multiplier": lr_multiplier, "questions": limit}
         self.id = "cv_" + hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:16]
         self._validation_file: str | None = None
         self.active_job = ""
@@ -173,7 +174,7 @@ class _Run:
     # evaluation ----------------------------------------------------------------------------------------
     def evaluate(self, point: CurvePoint, progress: CurveProgress) -> CurvePoint:
         started = time.perf_counter()
-        summary = run_eval(with_fine_tuned_model(self.ws, self.dataset, point.model), self.dataset,
+        summary = run_eval(with_fine_tuned_model(self.ws, self.dataset, point.model), self.dataset, limit=self.limit,
                            pipelines=["fine-tuned"], store=self.store, judge=False,
                            progress=self._eval_progress(progress, "evaluating"), **self.eval_options)
         tuned = summary.pipelines["fine-tuned"]
@@ -190,11 +191,11 @@ class _Run:
     def references(self, progress: CurveProgress, run_missing: bool) -> dict[str, Interval]:
         """few-shot and rag on the same questions: stored evals where they cover them, else run them."""
         wanted = [p for p in REFERENCES if p in PIPELINES]
-        summary = load_summary(self.ws, self.dataset, pipelines=wanted, store=self.store)
-        missing = [p for p in wanted if summary.pipelines[p].n < question_count(self.ws, self.dataset)]
+        summary = load_summary(self.ws, self.dataset, pipelines=wanted, store=self.store, limit_to=set(self.questions))
+        missing = [p for p in wanted if summary.pipelines[p].n < len(self.questions)]
         if missing and run_missing:
             try:
-                summary = run_eval(self.ws, self.dataset, pipelines=wanted, store=self.store, judge=False,
+                summary = run_eval(self.ws, self.dataset, pipelines=wanted, store=self.store, judge=False, limit=self.limit,
                                    progress=self._eval_progress(progress, "references"), **self.eval_options)
             except SandboxError:
                 pass  # e.g. no index for rag: draw the reference lines that exist
@@ -216,19 +217,21 @@ def with_fine_tuned_model(ws: Workspace, dataset: str, model: str) -> Workspace:
 
 
 def run_curve(ws: Workspace, dataset: str | None, *, sizes: str | list[int] | None = None, epochs: int = DEFAULT_EPOCHS,
+              limit: int | None = None,
               provider: str | None = None, endpoint: str | None = None, batch_size: int | None = None,
               lr_multiplier: float | None = None, references: bool = True, store: Store | None = None,
               on_progress: OnProgress = lambda p: None, should_stop: Callable[[], bool] = lambda: False,
               eval_options: dict[str, Any] | None = None, client=None) -> Curve:
     """Train and score every size not finished yet (smallest first), then the reference lines.
 
-    Trains on ``endpoint`` (or ``provider``; default: the fine-tuned pipeline's endpoint, which must serve
+    ``limit``: score on the first N held-out questions only (a separate curve: its points are not comparable
+    with an all-questions curve). Trains on ``endpoint`` (or ``provider``; default: the fine-tuned pipeline's endpoint, which must serve
     the models it scores). ``eval_options`` go to ``run_eval`` (``stream_compare``, ``embedder``: the app passes its own).
     Cancelling (``should_stop``) stops the running job; what finished stays stored."""
     dataset = ws.dataset_dir(dataset).name
     store = store or open_store(ws)
-    run = _Run(ws, dataset, endpoint_name(ws, provider or endpoint_of(ws), endpoint), epochs, batch_size, lr_multiplier, store,
-               on_progress, should_stop, eval_options or {}, client)
+    run = _Run(ws, dataset, endpoint_name(ws, provider or endpoint_of(ws), endpoint), epochs, limit, batch_size,
+               lr_multiplier, store, on_progress, should_stop, eval_options or {}, client)
     wanted = sizes if isinstance(sizes, list) else parse_sizes(sizes, len(run.order))
     curve_store.start_curve(store, run.id, dataset, {**run.settings, "n_train": len(run.order)})
     stored = {p["size"]: (p["status"], CurvePoint(**p["record"])) for p in curve_store.points(store, run.id)}

@@ -10,6 +10,7 @@ from sandbox.config import Workspace
 from sandbox.curve_readout import Readout, read_out
 from sandbox.errors import SandboxError
 from sandbox.evaluate import Interval, load_summary
+from sandbox.questions import load_questions
 from sandbox.store import Store, open_store
 from sandbox.store import curves as curve_store
 
@@ -86,7 +87,8 @@ def load_curve(ws: Workspace, dataset: str, curve_id: str | None = None, *, stor
         return None
     config = row["config"]
     points = [CurvePoint(**p["record"]) for p in curve_store.points(store, row["id"]) if p["status"] == "done"]
-    summary = load_summary(ws, dataset, pipelines=list(REFERENCES), store=store)
+    summary = load_summary(ws, dataset, pipelines=list(REFERENCES), store=store,
+                           limit_to=set(question_ids(ws, dataset, config.get("questions"))))
     if references is None:
         references = reference_lines(summary)
     curve = Curve(id=row["id"], dataset=dataset, endpoint=config["endpoint"], epochs=config["epochs"],
@@ -110,6 +112,7 @@ def _per_question(store: Store, points: list[CurvePoint], metric: str) -> list[d
              if row["metrics"].get(metric) is not None} for p in points]
 
 
-def question_count(ws: Workspace, dataset: str) -> int:
+def question_ids(ws: Workspace, dataset: str, limit: int | None = None) -> list[str]:
+    """The held-out questions a curve is scored on: the first ``limit`` of questions.jsonl (all: None)."""
     path = ws.dataset_dir(dataset) / "questions.jsonl"
-    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) if path.is_file() else 0
+    return [q.id for q in load_questions(path)][: limit or None] if path.is_file() else []

@@ -184,14 +184,15 @@ def _wait(predicate, timeout: float = 120.0) -> None:
 def test_cli_curve_json_contract(ws, provider):
     from sandbox.cli import app
 
-    result = CliRunner().invoke(app, ["--workspace", str(ws.root), "curve", "people", "--sizes", "16,all",
-                                      "--endpoint", "fake", "--no-references", "--json"])
+    result = CliRunner().invoke(app, ["--workspace", str(ws.root), "curve", "people", "--sizes", "16,all", "--limit", "4",
+                                      "--endpoint", "fake", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) >= {"id", "dataset", "metric", "points", "references", "readout", "seconds", "n_train"}
     point = data["points"][0]
     assert set(point) >= {"size", "quality", "trained_tokens", "train_seconds", "job_seconds", "eval_seconds", "cost_usd", "model"}
-    assert set(point["quality"]) == {"mean", "low", "high", "n"}
+    assert set(point["quality"]) == {"mean", "low", "high", "n"} and point["quality"]["n"] == 4  # --limit 4 questions
+    assert data["references"]["few-shot"]["n"] == 4
     bad = CliRunner().invoke(app, ["--workspace", str(ws.root), "curve", "people", "--sizes", "3", "--endpoint", "fake"])
     assert bad.exit_code != 0
 

@@ -21,6 +21,8 @@ def curve_command(
                                            "(default: where the fine-tuned pipeline's models are served, [pipelines.fine-tuned] endpoint)."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Any endpoint NAME from sandbox.toml that speaks "
                                            "OpenAI's fine-tuning API."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Score on the first N held-out questions only "
+                                        "(faster; a separate curve from the all-questions one)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     lr_multiplier: Optional[float] = typer.Option(None, "--lr-multiplier", min=0.0),
     references: bool = typer.Option(True, "--references/--no-references", help="Also evaluate few-shot and rag on the "
@@ -46,7 +48,7 @@ def curve_command(
         def show(p) -> None:
             bar.update(task, description=p.text(), completed=p.point - (p.phase != "done"), total=p.points)
 
-        curve = run_curve(ws, dataset, sizes=sizes, epochs=epochs, provider=provider, endpoint=endpoint,
+        curve = run_curve(ws, dataset, sizes=sizes, epochs=epochs, limit=limit, provider=provider, endpoint=endpoint,
                           batch_size=batch_size, lr_multiplier=lr_multiplier, references=references, on_progress=show)
     if as_json:
         return print_json(curve.model_dump(mode="json"))
