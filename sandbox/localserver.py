@@ -15,10 +15,11 @@ from sandbox.server import inprocess
 _CONFIGURED = object()  # model_path not given: the workspace's [server] model
 
 
-def local_job_runner(workspace, model_path: Path | None | object = _CONFIGURED) -> LocalJobRunner:
-    """Local fine-tuning of the served base model: ``model_path`` (e.g. ``sandbox serve --model``) or ``[server] model``."""
+def local_job_runner(workspace, model_path: Path | None | object = _CONFIGURED, start_workers: bool = True) -> LocalJobRunner:
+    """Local fine-tuning of the served base model: ``model_path`` (e.g. ``sandbox serve --model``) or ``[server] model``;
+    ``start_workers=False``: queue only (see ``sandbox.finetune.jobs.refresh``)."""
     path = local_model_path(workspace) if model_path is _CONFIGURED else model_path
-    return LocalJobRunner(workspace_root(workspace) / STATE_DIR, path)
+    return LocalJobRunner(workspace_root(workspace) / STATE_DIR, path, start_workers)
 
 
 def start_local_server(workspace, port: int = 0, *, generator=None, preload: bool = True,
@@ -30,6 +31,7 @@ def start_local_server(workspace, port: int = 0, *, generator=None, preload: boo
                                         job_runner=runner, api_key=api_key)
 
 
-def local_base_url(workspace) -> str:
-    """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once)."""
-    return inprocess.local_base_url(workspace, local_job_runner(workspace))
+def local_base_url(workspace, start_workers: bool = True) -> str:
+    """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once; the
+    first call decides whether it may start fine-tuning workers)."""
+    return inprocess.local_base_url(workspace, local_job_runner(workspace, start_workers=start_workers))

@@ -168,3 +168,33 @@ def test_refusal_from_provider_is_one_clear_message(demo_copy, monkeypatch):
         assert "--provider local" in exc.hint
     finally:
         httpd.shutdown()
+
+
+def test_no_wait_queues_for_a_lasting_process_instead_of_a_worker_that_dies_with_the_cli(workspace_dir):
+    """`sandbox finetune --all --no-wait` (what `make demo` runs) exits at once; a worker it started would stop
+    with it (cancelled before training). So it only queues, and the app's / `sandbox serve`'s watcher starts it."""
+    import subprocess
+    import sys
+
+    from sandbox.finetune.jobs import LocalJobRunner, cancel, keep_moving, list_jobs
+
+    folder = workspace_dir / "corpora" / "colours"
+    folder.mkdir()
+    (folder / "examples.jsonl").write_bytes(examples(24))
+    (workspace_dir / "sandbox.toml").write_text("[datasets.colours]\nauto_finetune = true\n")
+    done = subprocess.run([sys.executable, "-m", "sandbox", "--workspace", str(workspace_dir), "finetune", "--all", "--no-wait"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "colours: queued" in done.stdout and "sandbox app" in done.stdout
+    state = workspace_dir / ".sandbox"
+    (job,) = list_jobs(state, start=False)
+    assert job.status == "queued" and job.pid is None  # still waiting, not cancelled with the CLI
+    stop = threading.Event()
+    try:
+        keep_moving(LocalJobRunner(state), every_s=0.2, stop=stop)  # `sandbox serve`'s watcher (the app has its own)
+        started = wait_for(lambda: (j := list_jobs(state, start=False)[0]).status == "running" and j)
+        assert started.pid
+    finally:
+        stop.set()
+        cancel(state, job.id)
+        kill_workers(workspace_dir)

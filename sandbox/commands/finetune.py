@@ -20,6 +20,7 @@ from sandbox.finetune.launch import endpoint_name, launch, register, run_preflig
 from sandbox.finetune.preflight import render
 from sandbox.finetune.queue import endpoint_of, marked, queue_missing
 from sandbox.finetune.state import TERMINAL
+from sandbox.localserver import local_base_url
 
 ProviderOpt = typer.Option("local", "--provider", help="local (LoRA on the built-in model) or openai.")
 EndpointOpt = typer.Option(None, "--endpoint", help="Any endpoint NAME from sandbox.toml that speaks OpenAI's fine-tuning API.")
@@ -79,8 +80,10 @@ def start(
     ws = workspace()
     if all_marked:
         return _queue_all(ws, wait, as_json)
-    run = launch(ws, target, endpoint_name(ws, provider, endpoint), epochs=epochs, batch_size=batch_size,
-                 lr_multiplier=lr_multiplier, suffix=suffix)
+    name = endpoint_name(ws, provider, endpoint)
+    if not wait:
+        _queue_only(ws, name)
+    run = launch(ws, target, name, epochs=epochs, batch_size=batch_size, lr_multiplier=lr_multiplier, suffix=suffix)
     job, dataset = run.job, run.dataset
     if not as_json:
         console().print(f"Job {job.id} created: {run.n_train} train / {run.n_validation} validation examples, "
@@ -97,7 +100,8 @@ def start(
         raise FineTuneError(f"Job {job.id} {job.status}: {job.error.message if job.error else ''}",
                             f"See `sandbox finetune status {job.id}`.")
     else:
-        console().print(f"Follow it with: sandbox finetune status {job.id}", markup=False)
+        console().print(f"Follow it with: sandbox finetune status {job.id}" + _WHO_TRAINS.get(_is_local(ws, name), ""),
+                        markup=False)
 
 
 @finetune_app.command("list")
@@ -135,6 +139,22 @@ def export(ref: str = typer.Argument(..., metavar="JOB_OR_MODEL", help="A local 
     console().print(f"Adapter: {result['adapter']}\nMerged model: {result['merged']}\nServing recipe: {result['readme']}", markup=False)
 
 
+_WHO_TRAINS = {True: " (a local job trains while `sandbox app` or `sandbox serve` runs for this workspace)"}
+
+
+def _is_local(ws, endpoint: str) -> bool:
+    config = ws.settings.endpoints.get(endpoint)
+    return bool(config and config.is_local)
+
+
+def _queue_only(ws, endpoint: str) -> None:
+    """``--no-wait`` on the built-in server: this process exits next, and a training worker stops with the
+    process that started it, so this process's server only queues; the app's (or ``sandbox serve``'s)
+    queue watcher starts the job."""
+    if _is_local(ws, endpoint):
+        local_base_url(ws, start_workers=False)
+
+
 def _client(provider: str, endpoint: Optional[str]):
     ws = workspace()
     return ft.make_client(ws, endpoint_name(ws, provider, endpoint))
@@ -144,11 +164,17 @@ def _queue_all(ws, wait: bool, as_json: bool) -> None:
     if not marked(ws):
         raise FineTuneError("No dataset is marked for automatic fine-tuning.",
                             "Add `auto_finetune = true` under [datasets.NAME] in sandbox.toml, or run `sandbox finetune start NAME`.")
+    if not wait:
+        _queue_only(ws, endpoint_of(ws))
     client = ft.make_client(ws, endpoint_of(ws))
     rows = queue_missing(ws, client=client)
     for row in rows:
         if not as_json:
             console().print(f"{row['dataset']}: {row['action']} {row['job'] or row['model']}", markup=False)
+    if not wait and not as_json and any(r["action"] == "queued" for r in rows):
+        console().print("Queued jobs train one at a time, smallest first" + _WHO_TRAINS.get(_is_local(ws, endpoint_of(ws)), "")
+                        + ".", markup=False)
+    for row in rows:
         if wait and row["job"] and not row["model"]:
             job = _follow(client, row["job"], quiet=as_json)
             row["action"], row["model"] = job.status, job.fine_tuned_model or ""

@@ -11,6 +11,7 @@ import typer
 
 from sandbox.commands.shared import app, workspace
 from sandbox.config import EndpointConfig
+from sandbox.finetune.jobs import keep_moving
 from sandbox.localserver import local_job_runner
 
 LOOPBACK_NAMES = {"localhost"}
@@ -56,7 +57,9 @@ def serve(
     if not api_key:
         typer.echo("No token required (set [server] api_key_env to require one): fine on a one-user machine only.")
     typer.echo("The model loads in the background; the first answer waits for it. Ctrl+C stops.")
-    app_ = create_app(ws, generator, job_runner=local_job_runner(ws, generator.model_path), preload=True, api_key=api_key, host=host)
+    runner = local_job_runner(ws, generator.model_path)
+    keep_moving(runner)  # queued fine-tunes (`sandbox finetune --no-wait`) train while the server runs
+    app_ = create_app(ws, generator, job_runner=runner, preload=True, api_key=api_key, host=host)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 

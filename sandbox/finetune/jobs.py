@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from sandbox.errors import InvalidRequest
+from sandbox.errors import InvalidRequest, SandboxError
 from sandbox.examples import parse_examples
 from sandbox.finetune.state import FileStore, Hyperparameters, JobError, JobRecord, JobStore, openai_id
 from sandbox.finetune.trainer import TrainConfig
@@ -46,8 +46,9 @@ def validate_file(files: FileStore, file_id: str, param: str) -> int:
 
 def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_ID, validation_file: str | None = None,
                hyperparameters: dict | None = None, suffix: str | None = None, seed: int | None = None,
-               metadata: dict | None = None, base_path: Path | None = None) -> JobRecord:
-    """Queue a LoRA fine-tune of the base model at ``base_path`` (None: the bundled one), which ``model`` must name."""
+               metadata: dict | None = None, base_path: Path | None = None, start: bool = True) -> JobRecord:
+    """Queue a LoRA fine-tune of the base model at ``base_path`` (None: the bundled one), which ``model`` must name;
+    ``start``: this process may start its worker (see ``refresh``)."""
     base = model_id_for(base_path)
     if model != base:
         raise InvalidRequest(f"Model {model!r} cannot be fine-tuned here: this server serves and fine-tunes {base!r}. "
@@ -73,7 +74,7 @@ def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_I
     jobs.save(job)
     jobs.event(job.id, f"Validated files: {n_train} training examples, {n_valid} validation examples.")
     jobs.event(job.id, "Job queued.")
-    return refresh(state_dir, job.id)
+    return refresh(state_dir, job.id, start=start)
 
 
 def _resolve(hp: Hyperparameters) -> Hyperparameters:
@@ -106,8 +107,11 @@ def pid_alive(pid: int | None, job_id: str) -> bool:
             return False
 
 
-def refresh(state_dir: Path, job_id: str) -> JobRecord:
-    """The job's current state; applies worker results, detects dead workers, starts queued jobs."""
+def refresh(state_dir: Path, job_id: str, start: bool = True) -> JobRecord:
+    """The job's current state; applies worker results, detects dead workers and, with ``start``, starts the
+    queued job whose turn it is. A worker stops when the process that started it exits, so a process that is
+    about to exit (``sandbox finetune --no-wait``) passes ``start=False`` and leaves the job to a lasting one
+    (the app's or ``sandbox serve``'s queue watcher)."""
     with _lock:
         jobs = JobStore(state_dir)
         job = jobs.get(job_id)
@@ -115,7 +119,7 @@ def refresh(state_dir: Path, job_id: str) -> JobRecord:
             raise InvalidRequest(f"Job {job_id!r} not found.", "fine_tuning_job_id", "not_found")
         if job.status == "running":
             job = _settle(jobs, job)
-        if job.status == "queued" and not any(j.status == "running" and _settle(jobs, j).status == "running" for j in jobs.list() if j.id != job.id):
+        if start and job.status == "queued" and not any(j.status == "running" and _settle(jobs, j).status == "running" for j in jobs.list() if j.id != job.id):
             oldest = min((j for j in jobs.list() if j.status == "queued"), key=lambda j: j.created_ns)
             if oldest.id == job.id:
                 job = _start(state_dir, jobs, job)
@@ -194,19 +198,21 @@ def _reap(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def list_jobs(state_dir: Path) -> list[JobRecord]:
+def list_jobs(state_dir: Path, start: bool = True) -> list[JobRecord]:
     jobs = JobStore(state_dir)
-    return [refresh(state_dir, j.id) if not j.done else j for j in jobs.list()]
+    return [refresh(state_dir, j.id, start) if not j.done else j for j in jobs.list()]
 
 
 class LocalJobRunner:
     """The local provider as the server's fine-tuning routes see it (``sandbox.server.fine_tuning.JobRunner``):
     uploaded files plus jobs trained by worker processes, all under one workspace's ``.sandbox/``. Jobs train
-    the base model at ``model_path`` (the one the server serves; None: the bundled SmolLM2)."""
+    the base model at ``model_path`` (the one the server serves; None: the bundled SmolLM2). With
+    ``start_workers`` False it only queues: the process is about to exit and must not parent a worker."""
 
-    def __init__(self, state_dir: Path, model_path: Path | None = None):
+    def __init__(self, state_dir: Path, model_path: Path | None = None, start_workers: bool = True):
         self.state_dir = Path(state_dir)
         self.model_path = model_path
+        self.start_workers = start_workers
 
     @property
     def base_model(self) -> str:
@@ -217,21 +223,41 @@ class LocalJobRunner:
         return FileStore(self.state_dir)  # made on first use: its folder appears only when a file is uploaded
 
     def create(self, **request) -> JobRecord:
-        return create_job(self.state_dir, base_path=self.model_path, **request)
+        return create_job(self.state_dir, base_path=self.model_path, start=self.start_workers, **request)
 
     def list(self) -> list[JobRecord]:
-        return list_jobs(self.state_dir)
+        return list_jobs(self.state_dir, self.start_workers)
 
     def retrieve(self, job_id: str) -> JobRecord:
-        return refresh(self.state_dir, job_id)
+        return refresh(self.state_dir, job_id, self.start_workers)
 
     def cancel(self, job_id: str) -> JobRecord:
         return cancel(self.state_dir, job_id)
 
     def events(self, job_id: str) -> list[dict]:
-        refresh(self.state_dir, job_id)
+        refresh(self.state_dir, job_id, self.start_workers)
         return JobStore(self.state_dir).events(job_id)
 
     def checkpoints(self, job_id: str) -> list[dict]:
-        refresh(self.state_dir, job_id)
+        refresh(self.state_dir, job_id, self.start_workers)
         return JobStore(self.state_dir).checkpoints(job_id)
+
+
+def keep_moving(runner: LocalJobRunner, every_s: float = 10.0, stop: threading.Event | None = None) -> threading.Thread:
+    """Start the next queued job and settle finished ones with nobody asking: a daemon thread of a lasting
+    process (``sandbox serve``; the app's ``finetune.queue.watch`` does this and also registers models)
+    until ``stop`` is set."""
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                runner.list()
+            except SandboxError as exc:  # a job folder removed under us: report, keep watching
+                print(f"fine-tuning queue: {exc}", file=sys.stderr)
+            stop.wait(every_s)
+
+    thread = threading.Thread(target=loop, name="sandbox-finetune-queue", daemon=True)
+    thread.start()
+    return thread
+
