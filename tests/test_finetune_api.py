@@ -182,10 +182,15 @@ def test_no_wait_queues_for_a_lasting_process_instead_of_a_worker_that_dies_with
     folder.mkdir()
     (folder / "examples.jsonl").write_bytes(examples(24))
     (workspace_dir / "sandbox.toml").write_text("[datasets.colours]\nauto_finetune = true\n")
-    done = subprocess.run([sys.executable, "-m", "sandbox", "--workspace", str(workspace_dir), "finetune", "--all", "--no-wait"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 0, done.stderr
-    assert "colours: queued" in done.stdout and "sandbox app" in done.stdout
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "sandbox", "--workspace", str(workspace_dir), "finetune", *args],
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert done.returncode == 0, done.stderr
+        return done
+
+    out = cli("--all", "--no-wait").stdout
+    assert "colours: queued" in out and "sandbox app" in out
+    assert "queued" in cli("list").stdout  # a look from another short-lived command does not start it either
     state = workspace_dir / ".sandbox"
     (job,) = list_jobs(state, start=False)
     assert job.status == "queued" and job.pid is None  # still waiting, not cancelled with the CLI

@@ -82,7 +82,7 @@ def start(
         return _queue_all(ws, wait, as_json)
     name = endpoint_name(ws, provider, endpoint)
     if not wait:
-        _queue_only(ws, name)
+        _exits_soon(ws, name)
     run = launch(ws, target, name, epochs=epochs, batch_size=batch_size, lr_multiplier=lr_multiplier, suffix=suffix)
     job, dataset = run.job, run.dataset
     if not as_json:
@@ -147,17 +147,19 @@ def _is_local(ws, endpoint: str) -> bool:
     return bool(config and config.is_local)
 
 
-def _queue_only(ws, endpoint: str) -> None:
-    """``--no-wait`` on the built-in server: this process exits next, and a training worker stops with the
-    process that started it, so this process's server only queues; the app's (or ``sandbox serve``'s)
-    queue watcher starts the job."""
+def _exits_soon(ws, endpoint: str) -> None:
+    """This process ends before any training would (``--no-wait``, ``list``, ``status``, ``cancel``), and a
+    training worker stops with the process that started it: so this process's built-in server never starts
+    one; the app's (or ``sandbox serve``'s) queue watcher starts queued jobs."""
     if _is_local(ws, endpoint):
         local_base_url(ws, start_workers=False)
 
 
 def _client(provider: str, endpoint: Optional[str]):
     ws = workspace()
-    return ft.make_client(ws, endpoint_name(ws, provider, endpoint))
+    name = endpoint_name(ws, provider, endpoint)
+    _exits_soon(ws, name)
+    return ft.make_client(ws, name)
 
 
 def _queue_all(ws, wait: bool, as_json: bool) -> None:
@@ -165,7 +167,7 @@ def _queue_all(ws, wait: bool, as_json: bool) -> None:
         raise FineTuneError("No dataset is marked for automatic fine-tuning.",
                             "Add `auto_finetune = true` under [datasets.NAME] in sandbox.toml, or run `sandbox finetune start NAME`.")
     if not wait:
-        _queue_only(ws, endpoint_of(ws))
+        _exits_soon(ws, endpoint_of(ws))
     client = ft.make_client(ws, endpoint_of(ws))
     rows = queue_missing(ws, client=client)
     for row in rows:
