@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from sandbox.errors import ConfigError
+from sandbox.localmodel import IMPORTING
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # Folder names that say nothing about the model; the parent folder names it instead.
@@ -144,8 +145,9 @@ class SentenceTransformerEmbedder:
     def model(self):
         with self._load_lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
+                with IMPORTING:
+                    from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()  # a "Loading weights" bar per process is noise on stderr
                 try:

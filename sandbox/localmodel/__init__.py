@@ -3,9 +3,15 @@ and its tokenizer. Both the server (serving) and fine-tuning (training, export) 
 it imports neither of them."""
 
 import re
+import threading
 from pathlib import Path
 
 BASE_MODEL_ID = "smollm2-135m-instruct"
+# Held around every first import of torch / transformers / sentence-transformers in sandbox. Two threads
+# importing them at once (the server loading its model while the CLI loads a tokenizer or the embedder)
+# can break a cycle of Python's per-module import locks by handing one of them a half-initialised module:
+# "operator debug_mode_ops::annotate does not exist", "cannot import name ...". Re-entrant: loaders nest.
+IMPORTING = threading.RLock()
 
 
 def model_id_for(path: str | Path | None) -> str:

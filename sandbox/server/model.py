@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from sandbox.errors import ConfigError
-from sandbox.localmodel import model_id_for
+from sandbox.localmodel import IMPORTING, model_id_for
 from sandbox.localmodel.weights import model_folder
 from sandbox.server import adapters as adapters_mod
 from sandbox.server.batching import MAX_BATCH, Batcher
@@ -102,8 +102,9 @@ class LocalModel:
         return self._model
 
     def _load(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        with IMPORTING:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder = model_folder(self.model_path)
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
