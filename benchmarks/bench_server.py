@@ -5,7 +5,8 @@
 All ratios are measured within this one run (the machine is shared, absolute numbers drift).
 The batching section compares the server with continuous batching against the same server with
 ``max_batch=1`` (requests queued one at a time: the server before batching) and the one-request
-decode loop, then runs a local compare and a small `sandbox eval` on both.
+decode loop, then runs a local compare and a small `sandbox eval` on both; the compare also runs on a batching
+server whose prompts are prefilled one at a time (one prefill thread: the server before parallel prefill).
 """
 
 from __future__ import annotations
@@ -239,9 +240,11 @@ def batching(tokens, rounds, dataset, eval_questions):
     root = Path(tempfile.mkdtemp())
     batched = start_local_server(root, preload=False)
     queued = start_local_server(root, generator=LocalModel(root, max_batch=1), preload=False)
+    serial = start_local_server(root, generator=LocalModel(root), preload=False)  # batching, prompts prefilled one by one
     try:
-        for server in (batched, queued):
+        for server in (batched, queued, serial):
             server.model.load()
+        serial.model._batcher.prefill_workers = 1  # before its first request, which starts the prefill pool
         model = batched.model
         old_loop(model, PROMPTS[0], 4), direct(model, PROMPTS[0], 4)  # warm-up
         old, new = [], []
@@ -268,10 +271,10 @@ def batching(tokens, rounds, dataset, eval_questions):
               f"3 at once batched / queued = {med[('batched', 3)] / med[('queued', 3)]:.2f}")
         workspace = demo_workspace(dataset, tokens)
         question = "How should I write a polite reminder to a colleague?"
-        for name, server in (("batched", batched), ("queued", queued)):
+        for name, server in (("batched", batched), ("serial prefill", serial), ("queued", queued)):
             os.environ["SANDBOX_LOCAL_BASE_URL"] = server.base_url
             together, slowest = compare_ratio(workspace, dataset, question, rounds)
-            print(f"{name:>8} local compare of three pipelines: {together:.1f} s vs slowest alone {slowest:.1f} s, "
+            print(f"{name:>14} local compare of three pipelines: {together:.1f} s vs slowest alone {slowest:.1f} s, "
                   f"ratio {together / slowest:.2f}" + (" (target <= 1.3)" if name == "batched" else ""))
         rates = {}
         for i, (name, server) in enumerate((("queued", queued), ("batched", batched))):
@@ -284,6 +287,7 @@ def batching(tokens, rounds, dataset, eval_questions):
         os.environ.pop("SANDBOX_LOCAL_BASE_URL", None)
         batched.stop()
         queued.stop()
+        serial.stop()
 
 
 def main() -> None:
