@@ -69,8 +69,8 @@ def create_job(state_dir: Path, *, training_file: str, model: str = BASE_MODEL_I
     n_train = validate_file(files, training_file, "training_file")
     n_valid = validate_file(files, validation_file, "validation_file") if validation_file else 0
     job = JobRecord(id=openai_id("ftjob"), created_at=int(time.time()), model=model, training_file=training_file,
-                    base_path=str(base_path) if base_path else None, validation_file=validation_file, hyperparameters=hp, suffix=suffix,
-                    seed=seed if seed is not None else 42, metadata=metadata, status="queued")
+                    base_path=str(base_path) if base_path else None, validation_file=validation_file,
+                    hyperparameters=hp, suffix=suffix, seed=seed if seed is not None else 42, metadata=metadata, status="queued")
     jobs.save(job)
     jobs.event(job.id, f"Validated files: {n_train} training examples, {n_valid} validation examples.")
     jobs.event(job.id, "Job queued.")

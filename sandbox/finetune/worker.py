@@ -79,8 +79,8 @@ def run(workspace_root: Path, job_id: str, parent: int | None = None) -> int:
         started = time.time()
         model, tokenizer = trainer.load_base(config.threads, job.base_path)
         model = trainer.add_lora(model, config)
-        jobs.event(job_id, f"Base model {job.model} loaded in {time.time() - started:.1f}s; training {len(train_set)} examples x "
-                   f"{config.n_epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g}, LoRA r={config.lora_r}.")
+        jobs.event(job_id, f"Base model {job.model} loaded in {time.time() - started:.1f}s; training "
+                   f"{len(train_set)} examples x {config.n_epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g}, LoRA r={config.lora_r}.")
 
         def on_epoch(epoch: int, info: dict) -> None:
             folder = jobs.job_dir(job_id) / "checkpoints" / f"step-{info['step']}"
