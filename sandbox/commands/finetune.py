@@ -173,14 +173,13 @@ def _queue_all(ws, wait: bool, as_json: bool) -> None:
     for row in rows:
         if not as_json:
             console().print(f"{row['dataset']}: {row['action']} {row['job'] or row['model']}", markup=False)
-    if not wait and not as_json and any(r["action"] == "queued" for r in rows):
-        console().print("Queued jobs train one at a time, smallest first" + _WHO_TRAINS.get(_is_local(ws, endpoint_of(ws)), "")
-                        + ".", markup=False)
-    for row in rows:
         if wait and row["job"] and not row["model"]:
             job = _follow(client, row["job"], quiet=as_json)
             row["action"], row["model"] = job.status, job.fine_tuned_model or ""
             register(ws, row["dataset"], job)
+    if not wait and not as_json and any(r["action"] == "queued" for r in rows):
+        console().print("Queued jobs train one at a time, smallest first" + _WHO_TRAINS.get(_is_local(ws, endpoint_of(ws)), "")
+                        + ".", markup=False)
     if as_json:
         print_json(rows)
 
