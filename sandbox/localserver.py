@@ -31,7 +31,8 @@ def start_local_server(workspace, port: int = 0, *, generator=None, preload: boo
                                         job_runner=runner, api_key=api_key)
 
 
-def local_base_url(workspace, start_workers: bool = True) -> str:
-    """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once; the
-    first call decides whether it may start fine-tuning workers)."""
-    return inprocess.local_base_url(workspace, local_job_runner(workspace, start_workers=start_workers))
+def local_base_url(workspace, lasting: bool = True) -> str:
+    """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace, started once. The
+    first call decides: ``lasting=False`` (a command that only queues or looks at fine-tunes and exits) starts
+    no training worker (it would stop with this process) and does not preload the model."""
+    return inprocess.local_base_url(workspace, local_job_runner(workspace, start_workers=lasting), preload=lasting)

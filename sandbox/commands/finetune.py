@@ -152,7 +152,7 @@ def _exits_soon(ws, endpoint: str) -> None:
     training worker stops with the process that started it: so this process's built-in server never starts
     one; the app's (or ``sandbox serve``'s) queue watcher starts queued jobs."""
     if _is_local(ws, endpoint):
-        local_base_url(ws, start_workers=False)
+        local_base_url(ws, lasting=False)
 
 
 def _client(provider: str, endpoint: Optional[str]):

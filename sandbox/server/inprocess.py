@@ -87,16 +87,16 @@ def start_local_server(workspace, port: int = 0, *, generator=None, job_runner=N
     return LocalServer(app, "127.0.0.1", port, api_key=api_key).start()
 
 
-def local_base_url(workspace, job_runner=None) -> str:
+def local_base_url(workspace, job_runner=None, preload: bool = True) -> str:
     """``$SANDBOX_LOCAL_BASE_URL`` if set, else this process's server for the workspace (started once,
-    with ``job_runner`` behind its fine-tuning routes)."""
+    with ``job_runner`` behind its fine-tuning routes; ``preload``: start loading the model at once)."""
     if url := os.environ.get("SANDBOX_LOCAL_BASE_URL"):
         return url.rstrip("/")
     root = workspace_root(workspace).resolve()
     with _servers_lock:
         server = _servers.get(root)
         if server is None or not server._thread.is_alive():
-            server = _servers[root] = start_local_server(workspace, job_runner=job_runner,
+            server = _servers[root] = start_local_server(workspace, job_runner=job_runner, preload=preload,
                                                          api_key=secrets.token_urlsafe(32))
         return server.base_url
 
