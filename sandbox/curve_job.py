@@ -1,8 +1,9 @@
 """A learning curve as one background job of the app: a thread per dataset, cancel, live progress.
 
 Its trainings are ordinary fine-tuning jobs, so on the local provider they queue with every other local
-fine-tune (one trains at a time). Cancel stops the running training between steps; points already
-finished stay stored, and starting again continues from them (as after a killed process).
+fine-tune (one trains at a time). Cancel stops the running training between steps (an eval under way
+finishes first: run_eval has no cancel); points already finished stay stored, and starting again continues
+from them (as after a killed process).
 """
 
 from __future__ import annotations
