@@ -54,7 +54,7 @@ def scripted(body) -> Reply:
     question = body["messages"][-1]["content"]
     model = re.search(r"QV-\d", question).group(0)
     bar = {"QV-7": 340, "QV-9": 410}.get(model, 0)
-    cite = " [1]" if "(valves.md)" in text else ""  # RAG: the numbered context names its source
+    cite = " [1]" if re.search(r"(?m)^\[1\] ", text) else ""  # RAG: the numbered evidence, "[1] sentence"
     return Reply(json.dumps({"model": model, "bar": bar}) + cite if cite == "" else f"{model} is rated {bar} bar{cite}")
 
 

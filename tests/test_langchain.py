@@ -96,7 +96,9 @@ def test_retriever_documents_become_the_rag_contexts(tmp_path, context):
     assert len(prepared.contexts) == 2  # k caps what the retriever returns
     assert prepared.contexts[0].text == DOCS["leave.md"] + "\n" and prepared.contexts[0].chunk_id == "leave"
     prompt = "\n".join(m["content"] for m in prepared.messages)
-    assert "28 days of paid leave per year" in prompt and "leave.md" in prompt
+    assert "28 days of paid leave per year" in prompt
+    shown = prepared.evidence[0].source if context == "sentences" else prompt  # sentences: the source is shown, not sent
+    assert "leave.md" in shown
     if context == "sentences":  # the same evidence builder as for index hits: the best sentence only
         assert [(e.source, e.text) for e in prepared.evidence] == [("leave.md", DOCS["leave.md"].split(". ")[0] + ".")]
         assert "HR portal" not in prompt

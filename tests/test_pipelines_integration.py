@@ -54,7 +54,7 @@ def test_three_pipelines_against_the_local_server(tiny_workspace):
     few, rag, tuned = records
     assert rag.contexts and rag.contexts[0].source == "pumps.md"
     assert rag.evidence and rag.evidence[0].source == "pumps.md"  # evidence sentences, numbered, before the question
-    assert rag.prompt_messages[-1]["content"].startswith("[1] ") and "(pumps.md)" in rag.prompt_messages[-1]["content"]
+    assert rag.prompt_messages[-1]["content"].startswith(f"[1] {rag.evidence[0].text}\n")  # the source is shown, not sent
     assert few.prompt_tokens > tuned.prompt_tokens  # the fine-tuned prompt is the short one
     assert tuned.prompt_messages == [{"role": "system", "content": "Answer in one short sentence."},
                                      {"role": "user", "content": "Which seal kit fits the P-20 pump?"}]
