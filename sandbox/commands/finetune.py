@@ -100,7 +100,7 @@ def start(
         raise FineTuneError(f"Job {job.id} {job.status}: {job.error.message if job.error else ''}",
                             f"See `sandbox finetune status {job.id}`.")
     else:
-        console().print(f"Follow it with: sandbox finetune status {job.id}" + _WHO_TRAINS.get(_is_local(ws, name), ""),
+        console().print(f"Follow it with: sandbox finetune status {job.id}" + _who_trains(ws, name),
                         markup=False)
 
 
@@ -139,7 +139,9 @@ def export(ref: str = typer.Argument(..., metavar="JOB_OR_MODEL", help="A local 
     console().print(f"Adapter: {result['adapter']}\nMerged model: {result['merged']}\nServing recipe: {result['readme']}", markup=False)
 
 
-_WHO_TRAINS = {True: " (a local job trains while `sandbox app` or `sandbox serve` runs for this workspace)"}
+def _who_trains(ws, endpoint: str) -> str:
+    local = _is_local(ws, endpoint)
+    return " (a local job trains while `sandbox app` or `sandbox serve` runs for this workspace)" if local else ""
 
 
 def _is_local(ws, endpoint: str) -> bool:
@@ -178,7 +180,7 @@ def _queue_all(ws, wait: bool, as_json: bool) -> None:
             row["action"], row["model"] = job.status, job.fine_tuned_model or ""
             register(ws, row["dataset"], job)
     if not wait and not as_json and any(r["action"] == "queued" for r in rows):
-        console().print("Queued jobs train one at a time, smallest first" + _WHO_TRAINS.get(_is_local(ws, endpoint_of(ws)), "")
+        console().print("Queued jobs train one at a time, smallest first" + _who_trains(ws, endpoint_of(ws))
                         + ".", markup=False)
     if as_json:
         print_json(rows)
