@@ -8,7 +8,7 @@ import json
 import threading
 import time
 
-from fakeserver import FakeServer, Reply
+from fakeserver import FakeServer, Reply, fake_endpoints_toml
 
 FIELDS = ("name", "age", "city", "job")
 REFERENCE = {"name": "Ada", "age": "36", "city": "Oslo", "job": "pilot"}
@@ -31,19 +31,7 @@ def write_dataset(root, name: str = "people", n: int = 64, questions: int = 6) -
 
 
 def workspace_toml(base_url: str) -> str:
-    return f"""
-[endpoints.fake]
-base_url = "{base_url}"
-model = "fake-model"
-max_retries = 0
-timeout_s = 10
-[pipelines.few-shot]
-endpoint = "fake"
-[pipelines.rag]
-endpoint = "fake"
-[pipelines.fine-tuned]
-endpoint = "fake"
-"""
+    return fake_endpoints_toml(base_url)
 
 
 def answer_for(model: str) -> str:

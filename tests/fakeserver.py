@@ -224,3 +224,20 @@ def _handler(server: FakeServer):
                 pass
 
     return Handler
+
+
+def fake_endpoints_toml(base_url: str) -> str:
+    """sandbox.toml lines that send all three pipelines to a fake server at ``base_url``."""
+    return f"""
+[endpoints.fake]
+base_url = "{base_url}"
+model = "fake-model"
+max_retries = 0
+timeout_s = 10
+[pipelines.few-shot]
+endpoint = "fake"
+[pipelines.rag]
+endpoint = "fake"
+[pipelines.fine-tuned]
+endpoint = "fake"
+"""

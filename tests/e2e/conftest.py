@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakeserver.py
 
-from fakeserver import FakeServer, Reply  # noqa: E402
+from fakeserver import FakeServer, Reply, fake_endpoints_toml  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -28,20 +28,7 @@ def make_workspace(root: Path, base_url: str, doc_text: str = "The pump runs at 
                                                  [("Speed of the fan?", "12 rpm"), ("Colour of the tank?", "Blue")]))
     (data / "questions.jsonl").write_text(json.dumps({"id": "q1", "question": "How fast does the pump run?",
                                                       "reference": "42 rpm", "tags": ["facts"]}) + "\n")
-    (root / "sandbox.toml").write_text(f"""
-[endpoints.fake]
-base_url = "{base_url}"
-model = "fake-model"
-max_retries = 0
-timeout_s = 10
-[pipelines.few-shot]
-endpoint = "fake"
-[pipelines.rag]
-endpoint = "fake"
-[pipelines.fine-tuned]
-endpoint = "fake"
-model = "ft:fake-model"
-""", encoding="utf-8")
+    (root / "sandbox.toml").write_text(fake_endpoints_toml(base_url) + 'model = "ft:fake-model"\n', encoding="utf-8")
     return root
 
 
